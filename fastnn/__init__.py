@@ -1,0 +1,8 @@
+"""fastnn: multi-layer perceptrons trained fast on the CPU, from the math up."""
+
+from fastnn._warmup import warmup
+from fastnn.estimators import MLPClassifier, MLPRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["MLPClassifier", "MLPRegressor", "__version__", "warmup"]

@@ -1,0 +1,45 @@
+"""The one place that decides how Numba compiles fastnn's kernels.
+
+Every kernel is decorated with :func:`jit`. Options:
+
+- ``cache=True``: compiled machine code is written next to the sources (or to
+  ``NUMBA_CACHE_DIR``) so that a new process loads it instead of compiling again.
+- ``nogil=True``: two threads can train two models at the same time.
+- ``error_model="numpy"``: division by zero gives inf/nan like NumPy instead of raising,
+  and removes the per-division checks.
+- ``fastmath``: off by default, so that float64 results follow IEEE order and match the
+  NumPy reference. ``FASTNN_FASTMATH=1`` turns on a set *without* ``nnan``/``ninf``,
+  so that NaN and infinity still behave (divergence detection relies on it).
+
+Nothing is compiled at import: signatures are left to Numba's lazy dispatch, so the
+first call per dtype compiles (or loads from cache). See :func:`fastnn.warmup`.
+"""
+
+import os
+
+import numba
+
+FASTMATH_FLAGS = {"nsz", "arcp", "contract", "reassoc"}
+
+
+def _fastmath():
+    return FASTMATH_FLAGS if os.environ.get("FASTNN_FASTMATH", "0") == "1" else False
+
+
+OPTIONS = {
+    "cache": True,
+    "nogil": True,
+    "error_model": "numpy",
+    "fastmath": _fastmath(),
+}
+
+
+def jit(func=None, **overrides):
+    """Compile ``func`` with fastnn's Numba options (``overrides`` win).
+
+    Usable bare (``@jit``) or with arguments (``@jit(parallel=True)``).
+    """
+    options = {**OPTIONS, **overrides}
+    if func is None:
+        return lambda f: numba.njit(**options)(f)
+    return numba.njit(**options)(func)

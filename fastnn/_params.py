@@ -1,0 +1,107 @@
+"""Checks of constructor parameters, with messages that name the parameter and its range.
+
+Run at the start of ``fit``/``partial_fit`` (never in ``__init__`` or ``set_params``),
+as scikit-learn's estimators do.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _interval(name, value, low, high, closed, kind, owner):
+    """Raise unless ``value`` is a number of ``kind`` inside the interval."""
+    ok_type = _is_int(value) if kind == "int" else _is_real(value)
+    left = "[" if closed in ("left", "both") else "("
+    right = "]" if closed in ("right", "both") else ")"
+    text = f"{left}{low}, {'inf' if high is None else high}{right}"
+    if ok_type and not np.isnan(value):
+        above = value >= low if left == "[" else value > low
+        below = True if high is None else (value <= high if right == "]" else value < high)
+        if above and below:
+            return
+    what = "an int" if kind == "int" else "a float"
+    raise ValueError(
+        f"The '{name}' parameter of {owner} must be {what} in the range {text}. "
+        f"Got {value!r} instead."
+    )
+
+
+def _options(name, value, options, owner):
+    if not isinstance(value, str) or value not in options:
+        listed = ", ".join(repr(o) for o in sorted(options))
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be one of {{{listed}}}. Got {value!r} instead."
+        )
+
+
+def _boolean(name, value, owner):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be a bool. Got {value!r} instead."
+        )
+
+
+def hidden_layer_sizes(value, owner):
+    """The hidden layer sizes as a list of positive ints."""
+    sizes = list(value) if hasattr(value, "__iter__") else [value]
+    if not all(_is_int(s) and s >= 1 for s in sizes):
+        raise ValueError(
+            f"The 'hidden_layer_sizes' parameter of {owner} must be an int >= 1 or a sequence "
+            f"of ints >= 1. Got {value!r} instead."
+        )
+    return [int(s) for s in sizes]
+
+
+def _float_dtype(value):
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        return None
+    return dtype if dtype in (np.float32, np.float64) else None
+
+
+def check_params(est):
+    """Validate every constructor parameter of a fastnn MLP estimator."""
+    owner = type(est).__name__
+    hidden_layer_sizes(est.hidden_layer_sizes, owner)
+    _options("activation", est.activation, {"identity", "logistic", "tanh", "relu"}, owner)
+    _options("solver", est.solver, {"lbfgs", "sgd", "adam"}, owner)
+    _interval("alpha", est.alpha, 0, None, "left", "float", owner)
+    if est.batch_size != "auto":
+        if not _is_int(est.batch_size) or est.batch_size < 1:
+            raise ValueError(
+                f"The 'batch_size' parameter of {owner} must be 'auto' or an int in the range "
+                f"[1, inf). Got {est.batch_size!r} instead."
+            )
+    _options("learning_rate", est.learning_rate, {"constant", "invscaling", "adaptive"}, owner)
+    _interval("learning_rate_init", est.learning_rate_init, 0, None, "neither", "float", owner)
+    _interval("power_t", est.power_t, 0, None, "left", "float", owner)
+    _interval("max_iter", est.max_iter, 1, None, "left", "int", owner)
+    _boolean("shuffle", est.shuffle, owner)
+    _interval("tol", est.tol, 0, None, "left", "float", owner)
+    _boolean("warm_start", est.warm_start, owner)
+    _interval("momentum", est.momentum, 0, 1, "both", "float", owner)
+    _boolean("nesterovs_momentum", est.nesterovs_momentum, owner)
+    _boolean("early_stopping", est.early_stopping, owner)
+    _interval("validation_fraction", est.validation_fraction, 0, 1, "left", "float", owner)
+    _interval("beta_1", est.beta_1, 0, 1, "left", "float", owner)
+    _interval("beta_2", est.beta_2, 0, 1, "left", "float", owner)
+    _interval("epsilon", est.epsilon, 0, None, "neither", "float", owner)
+    if est.n_iter_no_change != np.inf:
+        _interval("n_iter_no_change", est.n_iter_no_change, 1, None, "left", "int", owner)
+    _interval("max_fun", est.max_fun, 1, None, "left", "int", owner)
+    _options("backend", est.backend, {"numba", "numpy"}, owner)
+    if est.dtype is not None and _float_dtype(est.dtype) is None:
+        raise ValueError(
+            f"The 'dtype' parameter of {owner} must be None, 'float32' or 'float64'. "
+            f"Got {est.dtype!r} instead."
+        )

@@ -1,0 +1,269 @@
+"""The training driver: buffers allocated once per fit, and the epoch loop in Python.
+
+One engine or the other does the math: :mod:`fastnn.kernels` (``backend="numba"``) or
+:mod:`fastnn.reference` (``backend="numpy"``). Both receive exactly the same arrays:
+the shuffled row order is drawn here, in Python, with the same random calls as
+scikit-learn, so that both engines and scikit-learn see the same mini-batches.
+
+The stopping rules, learning-rate schedules and early stopping follow scikit-learn's
+``BaseMultilayerPerceptron._fit_stochastic`` step for step (scikit-learn 1.9,
+``sklearn/neural_network/_multilayer_perceptron.py``); they are re-implemented here.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from fastnn import _codes as C
+from fastnn import kernels, reference
+from fastnn.layout import pack, unpack, work_size
+
+BACKENDS = {"numba": kernels, "numpy": reference}
+
+
+class OptimizerState:
+    """What a stochastic solver carries between epochs and ``partial_fit`` calls.
+
+    Attributes
+    ----------
+    state : ndarray
+        ``[velocity]`` for sgd or ``[m, v]`` for adam, flat, in parameter layout.
+    scalars : ndarray of float64
+        The hyper-parameter vector of :mod:`fastnn._codes` (``LR`` .. ``STEP``).
+    """
+
+    def __init__(self, est, n, dtype):
+        solver = C.SOLVERS[est.solver]
+        self.state = np.zeros((2 if solver == C.ADAM else 1) * n, dtype=dtype)
+        self.scalars = np.zeros(C.N_SCALARS, dtype=np.float64)
+        s = self.scalars
+        s[C.LR] = s[C.LR_INIT] = est.learning_rate_init
+        s[C.MOMENTUM] = est.momentum
+        s[C.NESTEROV] = float(bool(est.nesterovs_momentum))
+        s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = est.beta_1, est.beta_2, est.epsilon
+
+    @property
+    def learning_rate(self):
+        return float(self.scalars[C.LR])
+
+
+def shuffled(idx, random_state):
+    """``idx`` in a new random order, drawing exactly what ``sklearn.utils.shuffle``
+    draws (``resample`` shuffles ``arange(n)`` in place with the same generator)."""
+    order = np.arange(idx.shape[0])
+    random_state.shuffle(order)
+    return idx[order]
+
+
+def batch_size_for(est, n_samples):
+    """scikit-learn's rule: ``'auto'`` is ``min(200, n)``; a number is clipped to ``[1, n]``."""
+    if est.batch_size == "auto":
+        return min(200, n_samples)
+    if est.batch_size > n_samples:
+        warnings.warn(
+            "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+            stacklevel=4,
+        )
+    return int(np.clip(est.batch_size, 1, n_samples))
+
+
+def fit_stochastic(est, X, Y, sw, Y_split, incremental):
+    """Train ``est`` with sgd or adam; ``Y`` is the float target matrix and ``Y_split``
+    the array scikit-learn splits and stratifies on (the binarised labels)."""
+    engine = BACKENDS[est.backend]
+    sizes, codes, dtype = est._sizes, est._codes, X.dtype
+    theta = pack(est.coefs_, est.intercepts_, dtype)
+    if not incremental or not hasattr(est, "_optimizer"):
+        est._optimizer = OptimizerState(est, theta.shape[0], dtype)
+    opt = est._optimizer
+    opt.scalars[C.ALPHA] = est.alpha  # read afresh each call, as scikit-learn reads self.alpha
+
+    if est.early_stopping and incremental:
+        raise ValueError("partial_fit does not support early_stopping=True")
+    early_stopping = est.early_stopping
+    if early_stopping:
+        stratify = Y_split if (est._is_classifier and est.n_outputs_ == 1) else None
+        arrays = (X, Y, Y_split) if sw is None else (X, Y, Y_split, sw)
+        parts = train_test_split(
+            *arrays,
+            random_state=est._random_state,
+            test_size=est.validation_fraction,
+            stratify=stratify,
+        )
+        X, X_val, Y, _, _, Y_val = parts[:6]
+        sw_train, sw_val = (parts[6], parts[7]) if sw is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                "of your dataset."
+            )
+        y_val = est._decode_targets(Y_val)
+        sw = sw_train
+        X = np.ascontiguousarray(X)
+        Y = np.ascontiguousarray(Y)
+    else:
+        X_val = y_val = sw_val = None
+
+    n_samples = X.shape[0]
+    sw_train = np.ones(n_samples, dtype=dtype) if sw is None else np.ascontiguousarray(sw)
+    batch_size = batch_size_for(est, n_samples)
+    idx = np.arange(n_samples, dtype=np.int64)
+    grad = np.zeros_like(theta)
+    work = np.zeros(work_size(sizes, batch_size), dtype=dtype)
+    est.coefs_, est.intercepts_ = unpack(theta, sizes)
+
+    try:
+        est.n_iter_ = 0
+        for _ in range(est.max_iter):
+            if est.shuffle:
+                idx = shuffled(idx, est._random_state)
+            total = engine.run_epoch(
+                X,
+                Y,
+                sw_train,
+                idx,
+                batch_size,
+                sizes,
+                theta,
+                grad,
+                opt.state,
+                opt.scalars,
+                codes,
+                work,
+            )
+            est.n_iter_ += 1
+            est.loss_ = float(total) / n_samples
+            est.t_ += n_samples
+            est.loss_curve_.append(est.loss_)
+            if est.verbose:
+                print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+            _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val, theta)
+            _iteration_ends(est, opt)
+            if est._no_improvement_count > est.n_iter_no_change:
+                what = "Validation score" if early_stopping else "Training loss"
+                msg = (
+                    f"{what} did not improve more than tol={est.tol:f} for "
+                    f"{est.n_iter_no_change} consecutive epochs."
+                )
+                if _trigger_stopping(est, opt, msg):
+                    break
+                est._no_improvement_count = 0
+            if incremental:
+                break
+            if est.n_iter_ == est.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
+                    "the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user.", stacklevel=3)
+    if early_stopping:
+        theta = est._best_theta
+    est.coefs_, est.intercepts_ = unpack(theta.copy(), sizes)
+
+
+def _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val, theta):
+    if early_stopping:
+        score = est._score(X_val, y_val, sample_weight=sw_val)
+        est.validation_scores_.append(score)
+        if est.verbose:
+            print(f"Validation score: {score:f}")
+        if score < est.best_validation_score_ + est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if score > est.best_validation_score_:
+            est.best_validation_score_ = score
+            est._best_theta = theta.copy()
+    else:
+        if est.loss_curve_[-1] > est.best_loss_ - est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if est.loss_curve_[-1] < est.best_loss_:
+            est.best_loss_ = est.loss_curve_[-1]
+
+
+def _iteration_ends(est, opt):
+    """The inverse-scaling schedule: ``lr = lr_init / (t + 1) ** power_t``, per epoch."""
+    if est.solver == "sgd" and est.learning_rate == "invscaling":
+        opt.scalars[C.LR] = float(est.learning_rate_init) / (est.t_ + 1) ** est.power_t
+
+
+def _trigger_stopping(est, opt, msg):
+    """Whether to stop; the adaptive schedule first divides the rate by 5, down to 1e-6."""
+    if est.solver == "sgd" and est.learning_rate == "adaptive":
+        if opt.scalars[C.LR] > 1e-6:
+            opt.scalars[C.LR] /= 5.0
+            if est.verbose:
+                print(msg + f" Setting learning rate to {opt.scalars[C.LR]:f}")
+            return False
+    if est.verbose:
+        print(msg + " Stopping.")
+    return True
+
+
+def fit_lbfgs(est, X, Y, sw):
+    """Train ``est`` with SciPy's L-BFGS-B on the full-batch loss and gradient."""
+    engine = BACKENDS[est.backend]
+    sizes, codes, dtype = est._sizes, est._codes, X.dtype
+    theta = pack(est.coefs_, est.intercepts_, dtype)
+    grad = np.zeros_like(theta)
+    work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
+    sw = np.ones(X.shape[0], dtype=dtype) if sw is None else np.ascontiguousarray(sw)
+    scalars = np.zeros(C.N_SCALARS, dtype=np.float64)
+    scalars[C.ALPHA] = est.alpha
+
+    def loss_and_grad(x):
+        theta[:] = x
+        loss = engine.batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work)
+        return float(loss), grad.astype(np.float64)
+
+    result = scipy.optimize.minimize(
+        loss_and_grad,
+        theta.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
+    )
+    est.n_iter_ = min(result.nit, est.max_iter)
+    if result.status != 0:
+        message = (
+            f"lbfgs failed to converge after {est.n_iter_} iteration(s) "
+            f"(status={result.status}):\n{result.message}\n"
+        )
+        if est.n_iter_ >= est.max_iter:
+            message += (
+                f"\nIncrease the number of iterations to improve the convergence "
+                f"(max_iter={est.max_iter})."
+            )
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    est.loss_ = float(result.fun)
+    theta[:] = result.x
+    est.coefs_, est.intercepts_ = unpack(theta, sizes)
+
+
+def predict_output(est, X):
+    """Output activations for validated, contiguous ``X`` of the fitted dtype."""
+    theta = pack(est.coefs_, est.intercepts_, X.dtype)
+    return BACKENDS[est.backend].predict(X, est._sizes, theta, est._codes)
+
+
+def new_parameters(est, dtype):
+    """Glorot-uniform initial weights, drawing what scikit-learn's ``_init_coef`` draws:
+    for each layer, ``W`` then ``b`` from ``U(-r, r)`` with ``r = sqrt(6 / (in + out))``
+    (``2`` instead of ``6`` for logistic hidden units), in float64, then cast."""
+    factor = 2.0 if est.activation == "logistic" else 6.0
+    coefs, intercepts = [], []
+    for fan_in, fan_out in zip(est._sizes[:-1], est._sizes[1:]):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        W = est._random_state.uniform(-bound, bound, (int(fan_in), int(fan_out)))
+        b = est._random_state.uniform(-bound, bound, int(fan_out))
+        coefs.append(W.astype(dtype, copy=False))
+        intercepts.append(b.astype(dtype, copy=False))
+    return coefs, intercepts

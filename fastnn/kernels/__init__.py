@@ -1,0 +1,28 @@
+"""The numba engine: the math of :mod:`fastnn.reference` as ``@njit`` kernels.
+
+Each public function here has a twin of the same name and meaning in the reference.
+The kernels write into buffers allocated once per fit and allocate nothing per
+mini-batch. They trust their inputs: validation happens at the Python boundary.
+"""
+
+from fastnn.kernels.activations import activate, activation_derivative, output_activate
+from fastnn.kernels.dense import backward, batch_loss_grad, forward, predict
+from fastnn.kernels.epoch import run_epoch
+from fastnn.kernels.losses import output_loss, penalty
+from fastnn.kernels.optim import adam_step, optimizer_step, sgd_step
+
+__all__ = [
+    "activate",
+    "activation_derivative",
+    "adam_step",
+    "backward",
+    "batch_loss_grad",
+    "forward",
+    "optimizer_step",
+    "output_activate",
+    "output_loss",
+    "penalty",
+    "predict",
+    "run_epoch",
+    "sgd_step",
+]

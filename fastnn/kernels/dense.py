@@ -1,0 +1,141 @@
+"""Dense-layer kernels: forward and backward over one mini-batch, in preallocated buffers.
+
+Buffers. ``theta`` and ``grad`` are flat vectors in :mod:`fastnn.layout` order. ``work``
+holds, for a batch capacity ``B``, every layer's activations ``A_1 .. A_L`` (``B`` rows
+each) followed by every layer's deltas; a batch of ``nb <= B`` rows uses the first
+``nb`` rows of each. Views are carved out of these vectors: no allocation per batch.
+Matrix products go to BLAS through ``np.dot(a, b, out)``.
+"""
+
+import numpy as np
+
+from fastnn._codes import ALPHA, HIDDEN, OUTPUT
+from fastnn._jit import jit
+from fastnn.kernels.activations import activation_derivative, add_bias_activate, output_activate
+from fastnn.kernels.losses import output_loss, penalty
+
+
+@jit
+def layer_params(theta, sizes, i):
+    """Views ``(W, b)`` of layer ``i`` inside the flat vector ``theta``."""
+    n_layers = sizes.shape[0] - 1
+    W_start = 0
+    b_start = 0
+    for j in range(n_layers):
+        if j < i:
+            W_start += sizes[j] * sizes[j + 1]
+            b_start += sizes[j + 1]
+        b_start += sizes[j] * sizes[j + 1]
+    fan_in, fan_out = sizes[i], sizes[i + 1]
+    W = theta[W_start : W_start + fan_in * fan_out].reshape((fan_in, fan_out))
+    b = theta[b_start : b_start + fan_out]
+    return W, b
+
+
+@jit
+def layer_buffer(work, sizes, i, nb, which):
+    """View of the first ``nb`` rows of layer ``i``'s activations (``which=0``) or
+    deltas (``which=1``) inside ``work``."""
+    total_units = 0
+    for j in range(1, sizes.shape[0]):
+        total_units += sizes[j]
+    capacity = work.shape[0] // (2 * total_units)
+    start = which * capacity * total_units
+    for j in range(1, i + 1):
+        start += capacity * sizes[j]
+    units = sizes[i + 1]
+    return work[start : start + nb * units].reshape((nb, units))
+
+
+@jit
+def forward(X, sizes, theta, codes, work):
+    """Fill each layer's activations in ``work``: ``Z = A W + b``, ``A' = f(Z)``."""
+    nb = X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    A = X
+    for i in range(n_layers):
+        W, b = layer_params(theta, sizes, i)
+        Z = layer_buffer(work, sizes, i, nb, 0)
+        np.dot(A, W, Z)
+        if i < n_layers - 1:
+            add_bias_activate(Z, b, codes[HIDDEN])
+        else:
+            add_bias_activate(Z, b, 0)
+            output_activate(Z, codes[OUTPUT])
+        A = Z
+
+
+@jit
+def backward(X, Y, sw, sizes, theta, grad, codes, alpha, work):
+    """Write the gradient of the mean loss into ``grad``, from the activations that
+    :func:`forward` left in ``work``."""
+    nb, n_out = Y.shape
+    n_layers = sizes.shape[0] - 1
+    sw_sum = 0.0
+    for r in range(nb):
+        sw_sum += sw[r]
+    # Output delta: the residual, weighted per sample.
+    A_out = layer_buffer(work, sizes, n_layers - 1, nb, 0)
+    delta = layer_buffer(work, sizes, n_layers - 1, nb, 1)
+    for r in range(nb):
+        for c in range(n_out):
+            delta[r, c] = (A_out[r, c] - Y[r, c]) * sw[r]
+    for i in range(n_layers - 1, -1, -1):
+        if i > 0:
+            A_prev = layer_buffer(work, sizes, i - 1, nb, 0)
+        else:
+            A_prev = X
+        W, _ = layer_params(theta, sizes, i)
+        dW, db = layer_params(grad, sizes, i)
+        np.dot(A_prev.T, delta, dW)
+        fan_in, fan_out = W.shape
+        for r in range(fan_in):
+            for c in range(fan_out):
+                dW[r, c] = (dW[r, c] + alpha * W[r, c]) / sw_sum
+        for c in range(fan_out):
+            db[c] = 0
+        for r in range(nb):
+            for c in range(fan_out):
+                db[c] += delta[r, c]
+        for c in range(fan_out):
+            db[c] /= sw_sum
+        if i > 0:
+            delta_prev = layer_buffer(work, sizes, i - 1, nb, 1)
+            np.dot(delta, W.T, delta_prev)
+            activation_derivative(A_prev, delta_prev, codes[HIDDEN])
+            delta = delta_prev
+
+
+@jit
+def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
+    """Loss (data term plus penalty) on one batch, and its gradient into ``grad``."""
+    nb = X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    alpha = scalars[ALPHA]
+    forward(X, sizes, theta, codes, work)
+    A_out = layer_buffer(work, sizes, n_layers - 1, nb, 0)
+    loss = output_loss(A_out, Y, sw, codes[OUTPUT])
+    sw_sum = 0.0
+    for r in range(nb):
+        sw_sum += sw[r]
+    loss += penalty(theta, sizes, alpha, sw_sum)
+    backward(X, Y, sw, sizes, theta, grad, codes, alpha, work)
+    return loss
+
+
+@jit
+def predict(X, sizes, theta, codes):
+    """The output layer's activations for ``X`` (allocates one array per layer)."""
+    n_layers = sizes.shape[0] - 1
+    A = X
+    for i in range(n_layers):
+        W, b = layer_params(theta, sizes, i)
+        Z = np.empty((X.shape[0], W.shape[1]), dtype=X.dtype)
+        np.dot(A, W, Z)
+        if i < n_layers - 1:
+            add_bias_activate(Z, b, codes[HIDDEN])
+        else:
+            add_bias_activate(Z, b, 0)
+            output_activate(Z, codes[OUTPUT])
+        A = Z
+    return A

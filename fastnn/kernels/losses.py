@@ -1,0 +1,60 @@
+"""Loss kernels: the data term of each output/loss pair, and the L2 penalty."""
+
+import numpy as np
+
+from fastnn._codes import BINARY_LOG_LOSS, POISSON, SQUARED_ERROR
+from fastnn._jit import jit
+
+
+@jit
+def _xlogy(x, y):
+    """``x * log(y)``, and 0 where ``x == 0`` (as ``scipy.special.xlogy``)."""
+    if x == 0:
+        return 0.0
+    return x * np.log(y)
+
+
+@jit
+def output_loss(A_out, Y, sw, loss):
+    """The data term of the loss, averaged over samples with weights ``sw``.
+
+    Same formulas as :func:`fastnn.reference.output_loss`; probabilities are clipped to
+    ``[eps, 1 - eps]`` before the logarithm. Accumulates in float64.
+    """
+    n, m = A_out.shape
+    sw_sum = 0.0
+    for i in range(n):
+        sw_sum += sw[i]
+    eps = np.finfo(A_out.dtype).eps
+    total = 0.0
+    for j in range(m):
+        column = 0.0
+        for i in range(n):
+            a = A_out[i, j]
+            y = Y[i, j]
+            if loss == SQUARED_ERROR:
+                term = (y - a) ** 2
+            elif loss == POISSON:
+                term = _xlogy(y, y / a) - y + a
+            else:
+                p = min(max(a, eps), 1 - eps)
+                term = -_xlogy(y, p)
+                if loss == BINARY_LOG_LOSS:
+                    term -= _xlogy(1 - y, 1 - p)
+            column += sw[i] * term
+        total += column / sw_sum
+    if loss == SQUARED_ERROR:
+        return 0.5 * total / m
+    return total
+
+
+@jit
+def penalty(theta, sizes, alpha, sw_sum):
+    """The L2 term ``alpha / 2 * sum(W**2) / sum(sw)`` over the weights of ``theta``."""
+    n_weights = 0
+    for i in range(sizes.shape[0] - 1):
+        n_weights += sizes[i] * sizes[i + 1]
+    total = 0.0
+    for k in range(n_weights):
+        total += theta[k] * theta[k]
+    return 0.5 * alpha * total / sw_sum
