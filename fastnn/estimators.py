@@ -57,6 +57,8 @@ class BaseMLP(BaseEstimator):
             raise ValueError("sample_weight contains NaN or infinity.")
         if np.any(sw < 0):
             raise ValueError("sample_weight must be non-negative.")
+        if not np.any(sw > 0):
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         return sw
 
     # --- fitting ------------------------------------------------------------------

@@ -124,18 +124,27 @@ def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
 
 
 @jit
+def _dense_layer(A, theta, sizes, codes, i):
+    """A new array holding layer ``i``'s activations for the rows of ``A``."""
+    W, b = layer_params(theta, sizes, i)
+    Z = np.empty((A.shape[0], W.shape[1]), dtype=theta.dtype)
+    np.dot(A, W, Z)
+    if i < sizes.shape[0] - 2:
+        add_bias_activate(Z, b, codes[HIDDEN])
+    else:
+        add_bias_activate(Z, b, 0)
+        output_activate(Z, codes[OUTPUT])
+    return Z
+
+
+@jit
 def predict(X, sizes, theta, codes):
-    """The output layer's activations for ``X`` (allocates one array per layer)."""
-    n_layers = sizes.shape[0] - 1
-    A = X
-    for i in range(n_layers):
-        W, b = layer_params(theta, sizes, i)
-        Z = np.empty((X.shape[0], W.shape[1]), dtype=X.dtype)
-        np.dot(A, W, Z)
-        if i < n_layers - 1:
-            add_bias_activate(Z, b, codes[HIDDEN])
-        else:
-            add_bias_activate(Z, b, 0)
-            output_activate(Z, codes[OUTPUT])
-        A = Z
+    """The output layer's activations for ``X`` (allocates one array per layer).
+
+    The first layer is computed apart so that ``A`` never takes ``X``'s type: a
+    read-only ``X`` must not make the returned array read-only.
+    """
+    A = _dense_layer(X, theta, sizes, codes, 0)
+    for i in range(1, sizes.shape[0] - 1):
+        A = _dense_layer(A, theta, sizes, codes, i)
     return A

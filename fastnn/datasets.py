@@ -1,0 +1,260 @@
+"""Small datasets for trying fastnn: toy problems, scikit-learn's bundled sets, and CSV files.
+
+:func:`load` returns ``(X, y)`` by name; :func:`load_csv` reads a user's file with a
+header row, with the standard library's :mod:`csv` and NumPy only.
+"""
+
+import csv
+import os
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn import datasets as skdata
+from sklearn.utils import check_random_state
+
+# Generated datasets: ``n_samples`` and ``noise`` shape them.
+GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
+# scikit-learn's bundled datasets: ``n_samples`` draws a subsample, ``noise`` is refused.
+BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+NAMES = GENERATED + BUNDLED
+
+REGRESSION = frozenset({"diabetes"})
+
+DEFAULT_N_SAMPLES = 1000
+# Standard deviation of the Gaussian noise of each generated dataset, when not given.
+DEFAULT_NOISE = {"xor": 0.1, "moons": 0.2, "circles": 0.1, "spirals": 0.05, "blobs": 1.0}
+
+_XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+_XOR_Y = np.array([0, 1, 1, 0])
+
+
+def _check_name(name):
+    if name not in NAMES:
+        raise ValueError(f"Unknown dataset {name!r}; available datasets: {', '.join(NAMES)}.")
+
+
+def is_classification(name):
+    """Whether the dataset ``name`` has class labels (``False``: real-valued targets).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMES`.
+
+    Returns
+    -------
+    bool
+        ``True`` for every dataset but ``'diabetes'``.
+    """
+    _check_name(name)
+    return name not in REGRESSION
+
+
+def load(name, n_samples=None, noise=None, random_state=0):
+    """Load the dataset ``name`` as ``(X, y)``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMES`. Generated: ``'xor'``, ``'moons'``, ``'circles'``,
+        ``'spirals'``, ``'blobs'``; bundled with scikit-learn: ``'digits'``, ``'iris'``,
+        ``'wine'``, ``'breast_cancer'``, ``'diabetes'`` (regression).
+    n_samples : int, default=None
+        Number of samples. ``None`` gives 1000 for generated datasets, the four points of
+        the XOR truth table for ``'xor'``, and the whole of a bundled dataset; for a bundled
+        dataset a smaller number draws a random subsample (rows keep their order).
+    noise : float, default=None
+        Standard deviation of the Gaussian noise of a generated dataset (``cluster_std`` for
+        ``'blobs'``, and ``factor=0.5`` is kept for ``'circles'``). ``None`` gives a default
+        per dataset, and no noise for the four-point ``'xor'``. Bundled datasets refuse it.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the generation or subsampling.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), dtype float64
+        The inputs.
+    y : ndarray of shape (n_samples,)
+        Class labels (int64), or real targets (float64) for ``'diabetes'``.
+    """
+    _check_name(name)
+    if n_samples is not None and (
+        not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1
+    ):
+        raise ValueError(f"n_samples must be a positive int or None; got {n_samples!r}.")
+    if noise is not None and (not isinstance(noise, Real) or not noise >= 0):
+        raise ValueError(f"noise must be a non-negative number or None; got {noise!r}.")
+    rng = check_random_state(random_state)
+    if name in BUNDLED:
+        if noise is not None:
+            raise ValueError(
+                f"noise applies to generated datasets ({', '.join(GENERATED)}), not to {name!r}."
+            )
+        X, y = _bundled(name)
+        if n_samples is not None and n_samples < X.shape[0]:
+            rows = np.sort(rng.choice(X.shape[0], n_samples, replace=False))
+            X, y = X[rows], y[rows]
+        elif n_samples is not None and n_samples > X.shape[0]:
+            raise ValueError(
+                f"Dataset {name!r} has {X.shape[0]} samples; cannot draw n_samples={n_samples}."
+            )
+    elif name == "xor":
+        X, y = _xor(n_samples, noise, rng)
+    else:
+        n = DEFAULT_N_SAMPLES if n_samples is None else int(n_samples)
+        std = DEFAULT_NOISE[name] if noise is None else float(noise)
+        X, y = _GENERATORS[name](n, std, rng)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64 if name in REGRESSION else np.int64)
+    return X, y
+
+
+def _bundled(name):
+    loader = getattr(skdata, f"load_{name}")
+    return loader(return_X_y=True)
+
+
+def _xor(n_samples, noise, rng):
+    """The XOR truth table, or ``n_samples`` points in Gaussian clusters around its corners."""
+    if n_samples is None:
+        std = 0.0 if noise is None else float(noise)
+        return _XOR_X + std * rng.standard_normal(_XOR_X.shape), _XOR_Y.copy()
+    std = DEFAULT_NOISE["xor"] if noise is None else float(noise)
+    corner = rng.permutation(np.arange(n_samples) % 4)  # balanced classes
+    X = _XOR_X[corner] + std * rng.standard_normal((n_samples, 2))
+    return X, _XOR_Y[corner]
+
+
+def _moons(n_samples, noise, rng):
+    return skdata.make_moons(n_samples, noise=noise, random_state=rng)
+
+
+def _circles(n_samples, noise, rng):
+    return skdata.make_circles(n_samples, noise=noise, factor=0.5, random_state=rng)
+
+
+def _blobs(n_samples, noise, rng):
+    return skdata.make_blobs(n_samples, centers=3, cluster_std=noise, random_state=rng)
+
+
+def _spirals(n_samples, noise, rng, turns=1.5):
+    """Two interleaved spirals of ``turns`` turns each, radius growing from 0 to 1.
+
+    The second spiral is the first turned by half a turn; neighbouring arms are
+    ``1 / (2 * turns)`` apart, so ``noise`` well below that keeps them separable.
+    """
+    label = rng.permutation(np.arange(n_samples) % 2)
+    # sqrt spreads the points evenly along the arc length rather than the angle.
+    t = np.sqrt(rng.uniform(0.0, 1.0, n_samples))
+    angle = 2.0 * np.pi * turns * t + np.pi * label
+    X = np.column_stack([t * np.cos(angle), t * np.sin(angle)])
+    X += noise * rng.standard_normal(X.shape)
+    return X, label
+
+
+_GENERATORS = {"moons": _moons, "circles": _circles, "blobs": _blobs, "spirals": _spirals}
+
+
+# --- CSV files ------------------------------------------------------------------------
+
+
+def load_csv(path, target, delimiter=","):
+    """Read a CSV file with a header row as ``(X, y)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file. Blank lines are skipped; surrounding spaces of each field are removed.
+    target : str or int
+        The target column: its name in the header, or its position (negative counts from
+        the end). A string that names no column but reads as an int is taken as a position.
+    delimiter : str, default=','
+        The field separator.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), dtype float64
+        Every other column, which must all be numeric.
+    y : ndarray of shape (n_samples,)
+        The target: int64 if every value is an integer, float64 if every value is a
+        number, and the values as strings (class labels) otherwise.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is empty, a row has the wrong number of fields, ``target`` names no
+        column, a feature value is missing or not a number, or a target value is missing.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"CSV file not found: {path}")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [
+            (line, [field.strip() for field in row])
+            for line, row in enumerate(csv.reader(f, delimiter=delimiter), start=1)
+            if any(field.strip() for field in row)
+        ]
+    if not rows:
+        raise ValueError(f"{path} is empty: expected a header row and data rows.")
+    _, header = rows[0]
+    data = rows[1:]
+    if not data:
+        raise ValueError(f"{path} has a header row but no data rows.")
+    for line, row in data:
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}."
+            )
+    j = _target_index(header, target, path)
+    features = [k for k in range(len(header)) if k != j]
+    X = np.empty((len(data), len(features)), dtype=np.float64)
+    for col, k in enumerate(features):
+        for i, (line, row) in enumerate(data):
+            try:
+                X[i, col] = float(row[k])
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {line}: feature column {header[k]!r} has the non-numeric "
+                    f"value {row[k]!r}; only the target column may hold labels."
+                ) from None
+    for line, row in data:
+        if row[j] == "":
+            raise ValueError(f"{path}, line {line}: target column {header[j]!r} is empty.")
+    return X, _target_values([row[j] for _, row in data])
+
+
+def _target_index(header, target, path):
+    columns = ", ".join(repr(c) for c in header)
+    if isinstance(target, str):
+        hits = [k for k, c in enumerate(header) if c == target]
+        if len(hits) > 1:
+            raise ValueError(f"{path}: the target column {target!r} appears {len(hits)} times.")
+        if hits:
+            return hits[0]
+        try:
+            target = int(target)
+        except ValueError:
+            raise ValueError(
+                f"{path} has no column {target!r}; its columns are: {columns}."
+            ) from None
+    if not isinstance(target, Integral) or isinstance(target, bool):
+        raise ValueError(f"target must be a column name or an int; got {target!r}.")
+    if not -len(header) <= target < len(header):
+        raise ValueError(
+            f"{path} has {len(header)} columns; target index {target} is out of range. "
+            f"Its columns are: {columns}."
+        )
+    if len(header) < 2:
+        raise ValueError(f"{path} has a single column: no features are left beside the target.")
+    return int(target) % len(header)
+
+
+def _target_values(values):
+    for kind in (int, float):
+        try:
+            return np.array([kind(v) for v in values])
+        except ValueError:
+            continue
+    return np.array(values)
