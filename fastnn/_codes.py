@@ -36,7 +36,40 @@ SOLVERS = {"sgd": SGD, "adam": ADAM}
 HIDDEN, OUTPUT, SOLVER = 0, 1, 2
 
 # ``scalars`` array handed to kernels (float64). The kernels read the hyper-parameters
-# and write back the two that change while training: the Adam step count and the
-# current learning rate.
-LR, LR_INIT, MOMENTUM, NESTEROV, BETA_1, BETA_2, EPSILON, ALPHA, STEP = range(9)
-N_SCALARS = 9
+# and write back what changes while training: the Adam step count, the current learning
+# rate, and the stopping state (best value, epochs without improvement, samples seen).
+(
+    LR,
+    LR_INIT,
+    MOMENTUM,
+    NESTEROV,
+    BETA_1,
+    BETA_2,
+    EPSILON,
+    ALPHA,
+    STEP,
+    BATCH_SIZE,
+    SHUFFLE,
+    SCHEDULE,
+    POWER_T,
+    TOL,
+    N_ITER_NO_CHANGE,
+    MONITOR,
+    BEST,
+    NO_IMPROVEMENT,
+    SEEN,
+    STOP,
+) = range(20)
+N_SCALARS = 20
+
+# ``scalars[SCHEDULE]``: how the learning rate changes between epochs (sgd only).
+CONSTANT = 0
+INVSCALING = 1
+ADAPTIVE = 2
+
+SCHEDULES = {"constant": CONSTANT, "invscaling": INVSCALING, "adaptive": ADAPTIVE}
+
+# ``scalars[STOP]``: why ``run_epochs`` returned before its last epoch.
+RUNNING = 0
+CONVERGED = 1  # no improvement for more than n_iter_no_change epochs
+DIVERGED = 2  # the loss became NaN or infinite

@@ -1,15 +1,18 @@
 """The training driver: buffers allocated once per fit, and the epoch loop in Python.
 
 One engine or the other does the math: :mod:`fastnn.kernels` (``backend="numba"``) or
-:mod:`fastnn.reference` (``backend="numpy"``). Both receive exactly the same arrays:
-the shuffled row order is drawn here, in Python, with the same random calls as
-scikit-learn, so that both engines and scikit-learn see the same mini-batches.
+:mod:`fastnn.reference` (``backend="numpy"``). Both receive exactly the same arrays,
+including the state of scikit-learn's random generator: each epoch's shuffle continues
+that Mersenne Twister stream with the same draws as ``sklearn.utils.shuffle``, so that
+both engines and scikit-learn see the same mini-batches. A call runs one epoch, or
+several when Python has nothing to do between them.
 
 The stopping rules, learning-rate schedules and early stopping follow scikit-learn's
 ``BaseMultilayerPerceptron._fit_stochastic`` step for step (scikit-learn 1.9,
 ``sklearn/neural_network/_multilayer_perceptron.py``); they are re-implemented here.
 """
 
+import time
 import warnings
 
 import numpy as np
@@ -48,14 +51,6 @@ class OptimizerState:
     @property
     def learning_rate(self):
         return float(self.scalars[C.LR])
-
-
-def shuffled(idx, random_state):
-    """``idx`` in a new random order, drawing exactly what ``sklearn.utils.shuffle``
-    draws (``resample`` shuffles ``arange(n)`` in place with the same generator)."""
-    order = np.arange(idx.shape[0])
-    random_state.shuffle(order)
-    return idx[order]
 
 
 def batch_size_for(est, n_samples):
@@ -109,103 +104,133 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
 
     n_samples = X.shape[0]
     sw_train = np.ones(n_samples, dtype=dtype) if sw is None else np.ascontiguousarray(sw)
-    batch_size = batch_size_for(est, n_samples)
     idx = np.arange(n_samples, dtype=np.int64)
     grad = np.zeros_like(theta)
-    work = np.zeros(work_size(sizes, batch_size), dtype=dtype)
+    s = _prepare_scalars(est, opt.scalars, batch_size_for(est, n_samples))
+    work = np.zeros(work_size(sizes, int(s[C.BATCH_SIZE])), dtype=dtype)
+    rng_state = _rng_state(est._random_state)
+    losses = np.empty(est.max_iter, dtype=np.float64)
     est.coefs_, est.intercepts_ = unpack(theta, sizes)
+    # Return to Python after every epoch when Python has work then; otherwise run
+    # several epochs per call, about CALL_SECONDS' worth, so Ctrl-C stays responsive.
+    one_at_a_time = incremental or early_stopping or bool(est.verbose)
+    per_call = 1
 
     try:
         est.n_iter_ = 0
-        for _ in range(est.max_iter):
-            if est.shuffle:
-                idx = shuffled(idx, est._random_state)
-            total = engine.run_epoch(
-                X,
-                Y,
-                sw_train,
-                idx,
-                batch_size,
-                sizes,
-                theta,
-                grad,
-                opt.state,
-                opt.scalars,
-                codes,
-                work,
-            )
-            est.n_iter_ += 1
-            est.loss_ = float(total) / n_samples
-            est.t_ += n_samples
-            est.loss_curve_.append(est.loss_)
-            if est.verbose:
-                print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
-            _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val, theta)
-            _iteration_ends(est, opt)
-            if est._no_improvement_count > est.n_iter_no_change:
-                what = "Validation score" if early_stopping else "Training loss"
-                msg = (
-                    f"{what} did not improve more than tol={est.tol:f} for "
-                    f"{est.n_iter_no_change} consecutive epochs."
-                )
-                if _trigger_stopping(est, opt, msg):
-                    break
-                est._no_improvement_count = 0
+        while est.n_iter_ < est.max_iter:
+            n_epochs = min(per_call, est.max_iter - est.n_iter_)
+            started = time.perf_counter()
+            done = engine.run_epochs(
+                X, Y, sw_train, idx, n_epochs, sizes, theta, grad, opt.state, s, codes, work,
+                rng_state, losses,
+            )  # fmt: skip
+            elapsed = time.perf_counter() - started
+            _record_epochs(est, losses[:done], s)
+            if early_stopping:
+                _early_stopping_update(est, X_val, y_val, sw_val, theta, s)
+            if s[C.STOP] == C.DIVERGED:
+                break
+            if s[C.STOP] == C.CONVERGED:
+                if est.verbose:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    print(
+                        f"{what} did not improve more than tol={est.tol:f} for "
+                        f"{est.n_iter_no_change} consecutive epochs. Stopping."
+                    )
+                break
             if incremental:
                 break
-            if est.n_iter_ == est.max_iter:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
-                    "the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
+            if not one_at_a_time:
+                per_call = max(1, int(CALL_SECONDS * done / max(elapsed, 1e-9)))
+        else:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.", stacklevel=3)
+    finally:
+        _restore_rng(est._random_state, rng_state)
+        _store_stopping_state(est, s, early_stopping)
     if early_stopping:
         theta = est._best_theta
     est.coefs_, est.intercepts_ = unpack(theta.copy(), sizes)
 
 
-def _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val, theta):
-    if early_stopping:
-        score = est._score(X_val, y_val, sample_weight=sw_val)
-        est.validation_scores_.append(score)
+CALL_SECONDS = 0.1
+
+
+def _prepare_scalars(est, s, batch_size):
+    """Fill the per-fit slots of the ``scalars`` vector from ``est``'s parameters and
+    its stopping state (which ``warm_start`` and ``partial_fit`` carry over)."""
+    s[C.ALPHA] = est.alpha  # read afresh each call, as scikit-learn reads self.alpha
+    s[C.BATCH_SIZE] = batch_size
+    s[C.SHUFFLE] = float(bool(est.shuffle))
+    s[C.SCHEDULE] = C.SCHEDULES[est.learning_rate] if est.solver == "sgd" else C.CONSTANT
+    s[C.POWER_T] = est.power_t
+    s[C.TOL] = est.tol
+    s[C.N_ITER_NO_CHANGE] = est.n_iter_no_change
+    s[C.MONITOR] = 0.0 if est.early_stopping else 1.0
+    s[C.BEST] = -est.best_validation_score_ if est.early_stopping else est.best_loss_
+    s[C.NO_IMPROVEMENT] = est._no_improvement_count
+    s[C.SEEN] = est.t_
+    s[C.STOP] = C.RUNNING
+    return s
+
+
+def _record_epochs(est, losses, s):
+    """Append the epochs a call ran to the fitted attributes."""
+    for loss in losses:
+        est.n_iter_ += 1
+        est.loss_ = float(loss)
+        est.loss_curve_.append(est.loss_)
         if est.verbose:
-            print(f"Validation score: {score:f}")
-        if score < est.best_validation_score_ + est.tol:
-            est._no_improvement_count += 1
-        else:
-            est._no_improvement_count = 0
-        if score > est.best_validation_score_:
-            est.best_validation_score_ = score
-            est._best_theta = theta.copy()
-    else:
-        if est.loss_curve_[-1] > est.best_loss_ - est.tol:
-            est._no_improvement_count += 1
-        else:
-            est._no_improvement_count = 0
-        if est.loss_curve_[-1] < est.best_loss_:
-            est.best_loss_ = est.loss_curve_[-1]
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+    est.t_ = int(s[C.SEEN])
 
 
-def _iteration_ends(est, opt):
-    """The inverse-scaling schedule: ``lr = lr_init / (t + 1) ** power_t``, per epoch."""
-    if est.solver == "sgd" and est.learning_rate == "invscaling":
-        opt.scalars[C.LR] = float(est.learning_rate_init) / (est.t_ + 1) ** est.power_t
-
-
-def _trigger_stopping(est, opt, msg):
-    """Whether to stop; the adaptive schedule first divides the rate by 5, down to 1e-6."""
-    if est.solver == "sgd" and est.learning_rate == "adaptive":
-        if opt.scalars[C.LR] > 1e-6:
-            opt.scalars[C.LR] /= 5.0
-            if est.verbose:
-                print(msg + f" Setting learning rate to {opt.scalars[C.LR]:f}")
-            return False
+def _early_stopping_update(est, X_val, y_val, sw_val, theta, s):
+    """Score the held-out set and apply the stopping rule to minus the score."""
+    score = est._score(X_val, y_val, sample_weight=sw_val)
+    est.validation_scores_.append(score)
     if est.verbose:
-        print(msg + " Stopping.")
-    return True
+        print(f"Validation score: {score:f}")
+    if score > est.best_validation_score_:
+        est.best_validation_score_ = score
+        est._best_theta = theta.copy()
+    rate = s[C.LR]
+    reference.epoch_end(s, -score)
+    if est.verbose and s[C.LR] < rate and s[C.SCHEDULE] == C.ADAPTIVE:
+        print(
+            f"Validation score did not improve more than tol={est.tol:f} for "
+            f"{est.n_iter_no_change} consecutive epochs. Setting learning rate to {s[C.LR]:f}"
+        )
+
+
+def _store_stopping_state(est, s, early_stopping):
+    est._no_improvement_count = int(s[C.NO_IMPROVEMENT])
+    if not early_stopping:
+        est.best_loss_ = float(s[C.BEST])
+
+
+def _rng_state(random_state):
+    """The Mersenne Twister state of ``random_state`` as the kernels' uint32 vector."""
+    _, key, pos = random_state.get_state()[:3]
+    rng_state = np.empty(625, dtype=np.uint32)
+    rng_state[:624] = key
+    rng_state[624] = pos
+    return rng_state
+
+
+def _restore_rng(random_state, rng_state):
+    """Continue ``random_state`` from where the kernels left the stream."""
+    _, _, _, has_gauss, cached_gaussian = random_state.get_state()
+    random_state.set_state(
+        ("MT19937", rng_state[:624].copy(), int(rng_state[624]), has_gauss, cached_gaussian)
+    )
 
 
 def fit_lbfgs(est, X, Y, sw):

@@ -209,7 +209,7 @@ def optimizer_step(theta, grad, state, scalars, codes):
         adam_step(theta, grad, state[:n], state[n : 2 * n], scalars)
 
 
-# --- 6. One epoch -------------------------------------------------------------------
+# --- 6. Epochs ---------------------------------------------------------------------
 
 
 def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, codes, work):
@@ -223,3 +223,71 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
         total += loss * rows.shape[0]
         optimizer_step(theta, grad, state, scalars, codes)
     return total
+
+
+def shuffle(idx, rng_state):
+    """Shuffle ``idx`` in place with NumPy's ``RandomState.shuffle``, continuing the
+    Mersenne Twister stream kept in ``rng_state`` (624 key words, then the position)."""
+    random_state = np.random.RandomState()
+    random_state.set_state(("MT19937", rng_state[:624], int(rng_state[624])))
+    random_state.shuffle(idx)
+    _, key, pos = random_state.get_state()[:3]
+    rng_state[:624] = key
+    rng_state[624] = pos
+
+
+def epoch_end(scalars, value):
+    """scikit-learn's bookkeeping after each epoch, on the ``scalars`` vector.
+
+    ``value`` is the epoch's training loss, or minus the validation score with early
+    stopping (lower is better either way). An epoch that fails to beat the best value by
+    ``tol`` counts as no improvement. Then the inverse-scaling schedule updates the rate
+    (``lr = lr_init / (t + 1) ** power_t``), and after more than ``n_iter_no_change``
+    such epochs the adaptive schedule divides the rate by 5 (until it is ``<= 1e-6``)
+    while any other schedule stops: ``scalars[STOP] = CONVERGED``.
+    """
+    if value > scalars[C.BEST] - scalars[C.TOL]:
+        scalars[C.NO_IMPROVEMENT] += 1
+    else:
+        scalars[C.NO_IMPROVEMENT] = 0
+    if value < scalars[C.BEST]:
+        scalars[C.BEST] = value
+    if scalars[C.SCHEDULE] == C.INVSCALING:
+        scalars[C.LR] = scalars[C.LR_INIT] / (scalars[C.SEEN] + 1) ** scalars[C.POWER_T]
+    if scalars[C.NO_IMPROVEMENT] > scalars[C.N_ITER_NO_CHANGE]:
+        if scalars[C.SCHEDULE] == C.ADAPTIVE and scalars[C.LR] > 1e-6:
+            scalars[C.LR] /= 5.0
+            scalars[C.NO_IMPROVEMENT] = 0
+        else:
+            scalars[C.STOP] = C.CONVERGED
+
+
+def run_epochs(
+    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
+):
+    """Run up to ``n_epochs`` epochs; return how many ran.
+
+    Each epoch shuffles ``idx`` (when ``scalars[SHUFFLE]``), trains on every mini-batch
+    of ``scalars[BATCH_SIZE]`` rows, writes its mean loss to ``losses`` and, when
+    ``scalars[MONITOR]``, applies :func:`epoch_end`. Stops early when the loss is not
+    finite (``scalars[STOP] = DIVERGED``) or the stopping rule fires.
+    """
+    n = idx.shape[0]
+    batch_size = int(scalars[C.BATCH_SIZE])
+    for epoch in range(n_epochs):
+        if scalars[C.SHUFFLE]:
+            shuffle(idx, rng_state)
+        total = run_epoch(
+            X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, codes, work
+        )
+        loss = total / n
+        losses[epoch] = loss
+        scalars[C.SEEN] += n
+        if not np.isfinite(loss):
+            scalars[C.STOP] = C.DIVERGED
+            return epoch + 1
+        if scalars[C.MONITOR]:
+            epoch_end(scalars, loss)
+            if scalars[C.STOP]:
+                return epoch + 1
+    return n_epochs

@@ -7,15 +7,17 @@ mini-batch. They trust their inputs: validation happens at the Python boundary.
 
 from fastnn.kernels.activations import activate, activation_derivative, output_activate
 from fastnn.kernels.dense import backward, batch_loss_grad, forward, predict
-from fastnn.kernels.epoch import run_epoch
+from fastnn.kernels.epoch import epoch_end, run_epoch, run_epochs
 from fastnn.kernels.losses import output_loss, penalty
 from fastnn.kernels.optim import adam_step, optimizer_step, sgd_step
+from fastnn.kernels.rng import shuffle
 
 __all__ = [
     "activate",
     "activation_derivative",
     "adam_step",
     "backward",
+    "epoch_end",
     "batch_loss_grad",
     "forward",
     "optimizer_step",
@@ -24,5 +26,7 @@ __all__ = [
     "penalty",
     "predict",
     "run_epoch",
+    "run_epochs",
     "sgd_step",
+    "shuffle",
 ]

@@ -1,8 +1,17 @@
 """The epoch kernel: every mini-batch of one epoch in one compiled call."""
 
+import numpy as np
+
+from fastnn import reference
+from fastnn._codes import BATCH_SIZE, CONVERGED, DIVERGED, MONITOR, SEEN, SHUFFLE, STOP
 from fastnn._jit import jit
 from fastnn.kernels.dense import batch_loss_grad
 from fastnn.kernels.optim import optimizer_step
+from fastnn.kernels.rng import shuffle
+
+# The bookkeeping after each epoch is scalar code on ``scalars``: one source, compiled
+# here and run as plain Python by the reference.
+epoch_end = jit(reference.epoch_end)
 
 
 @jit
@@ -38,3 +47,33 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
         total += loss * nb
         optimizer_step(theta, grad, state, scalars, codes)
     return total
+
+
+@jit
+def run_epochs(
+    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
+):
+    """Run up to ``n_epochs`` epochs in one call; return how many ran.
+
+    Same meaning as :func:`fastnn.reference.run_epochs`; the shuffle continues NumPy's
+    Mersenne Twister stream in ``rng_state`` (see :mod:`.rng`).
+    """
+    n = idx.shape[0]
+    batch_size = np.int64(scalars[BATCH_SIZE])
+    for epoch in range(n_epochs):
+        if scalars[SHUFFLE] != 0:
+            shuffle(idx, rng_state)
+        total = run_epoch(
+            X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, codes, work
+        )
+        loss = total / n
+        losses[epoch] = loss
+        scalars[SEEN] += n
+        if not np.isfinite(loss):
+            scalars[STOP] = DIVERGED
+            return epoch + 1
+        if scalars[MONITOR] != 0:
+            epoch_end(scalars, loss)
+            if scalars[STOP] == CONVERGED:
+                return epoch + 1
+    return n_epochs
