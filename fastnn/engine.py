@@ -27,20 +27,26 @@ from fastnn.layout import pack, unpack, work_size
 BACKENDS = {"numba": kernels, "numpy": reference}
 
 
+class DivergenceWarning(ConvergenceWarning):
+    """The loss became NaN or infinite; training stopped and finite weights were kept."""
+
+
 class OptimizerState:
     """What a stochastic solver carries between epochs and ``partial_fit`` calls.
 
     Attributes
     ----------
     state : ndarray
-        ``[velocity]`` for sgd or ``[m, v]`` for adam, flat, in parameter layout.
+        ``[velocity, saved]`` for sgd or ``[m, v, saved]`` for adam, each flat in
+        parameter layout; ``saved`` holds the weights at the start of the current epoch,
+        restored if the epoch diverges.
     scalars : ndarray of float64
         The hyper-parameter vector of :mod:`fastnn._codes` (``LR`` .. ``STEP``).
     """
 
     def __init__(self, est, n, dtype):
         solver = C.SOLVERS[est.solver]
-        self.state = np.zeros((2 if solver == C.ADAM else 1) * n, dtype=dtype)
+        self.state = np.zeros((3 if solver == C.ADAM else 2) * n, dtype=dtype)
         self.scalars = np.zeros(C.N_SCALARS, dtype=np.float64)
         s = self.scalars
         s[C.LR] = s[C.LR_INIT] = est.learning_rate_init
@@ -120,24 +126,24 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
         est.n_iter_ = 0
         while est.n_iter_ < est.max_iter:
             n_epochs = min(per_call, est.max_iter - est.n_iter_)
+            rate = s[C.LR]
             started = time.perf_counter()
-            done = engine.run_epochs(
-                X, Y, sw_train, idx, n_epochs, sizes, theta, grad, opt.state, s, codes, work,
-                rng_state, losses,
-            )  # fmt: skip
+            # Overflow is detected and reported as divergence below, not as NumPy warnings.
+            with np.errstate(all="ignore"):
+                done = engine.run_epochs(
+                    X, Y, sw_train, idx, n_epochs, sizes, theta, grad, opt.state, s, codes,
+                    work, rng_state, losses,
+                )  # fmt: skip
             elapsed = time.perf_counter() - started
+            if s[C.STOP] == C.DIVERGED:
+                _diverged(est, losses[done - 1], losses[: done - 1], s, X.shape[0])
+                break
             _record_epochs(est, losses[:done], s)
             if early_stopping:
                 _early_stopping_update(est, X_val, y_val, sw_val, theta, s)
-            if s[C.STOP] == C.DIVERGED:
-                break
+            if est.verbose:
+                _report_stopping(est, s, rate, early_stopping)
             if s[C.STOP] == C.CONVERGED:
-                if est.verbose:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    print(
-                        f"{what} did not improve more than tol={est.tol:f} for "
-                        f"{est.n_iter_no_change} consecutive epochs. Stopping."
-                    )
                 break
             if incremental:
                 break
@@ -201,13 +207,36 @@ def _early_stopping_update(est, X_val, y_val, sw_val, theta, s):
     if score > est.best_validation_score_:
         est.best_validation_score_ = score
         est._best_theta = theta.copy()
-    rate = s[C.LR]
     reference.epoch_end(s, -score)
-    if est.verbose and s[C.LR] < rate and s[C.SCHEDULE] == C.ADAPTIVE:
-        print(
-            f"Validation score did not improve more than tol={est.tol:f} for "
-            f"{est.n_iter_no_change} consecutive epochs. Setting learning rate to {s[C.LR]:f}"
-        )
+
+
+def _report_stopping(est, s, rate, early_stopping):
+    """scikit-learn's verbose messages about the adaptive rate and stopping."""
+    what = "Validation score" if early_stopping else "Training loss"
+    message = (
+        f"{what} did not improve more than tol={est.tol:f} for {est.n_iter_no_change} "
+        "consecutive epochs."
+    )
+    adaptive = s[C.SCHEDULE] == C.ADAPTIVE
+    if s[C.STOP] == C.CONVERGED:
+        print(message + (" Learning rate too small. Stopping." if adaptive else " Stopping."))
+    elif adaptive and s[C.LR] != rate:
+        print(message + f" Setting learning rate to {s[C.LR]:f}")
+
+
+def _diverged(est, bad_loss, losses, s, n_samples):
+    """Keep the epochs before the one whose loss was not finite, and say so."""
+    s[C.SEEN] -= n_samples  # the diverged epoch's weights were not kept
+    _record_epochs(est, losses, s)
+    del est._optimizer  # its moments hold non-finite values; partial_fit starts afresh
+    warnings.warn(
+        f"Training diverged: the loss became {bad_loss} in epoch {est.n_iter_ + 1}. "
+        f"Training stopped and the weights from the end of epoch {est.n_iter_} were "
+        f"restored. Try a smaller learning_rate_init (it is {est.learning_rate_init}) or "
+        "scale the input data.",
+        DivergenceWarning,
+        stacklevel=4,
+    )
 
 
 def _store_stopping_state(est, s, early_stopping):

@@ -201,7 +201,7 @@ def adam_step(theta, grad, m, v, scalars):
 
 
 def optimizer_step(theta, grad, state, scalars, codes):
-    """Dispatch to the solver's step; ``state`` holds ``[velocity]`` or ``[m, v]``."""
+    """Dispatch to the solver's step; ``state`` starts with ``[velocity]`` or ``[m, v]``."""
     n = theta.shape[0]
     if codes[C.SOLVER] == C.SGD:
         sgd_step(theta, grad, state[:n], scalars)
@@ -267,14 +267,18 @@ def run_epochs(
 ):
     """Run up to ``n_epochs`` epochs; return how many ran.
 
-    Each epoch shuffles ``idx`` (when ``scalars[SHUFFLE]``), trains on every mini-batch
-    of ``scalars[BATCH_SIZE]`` rows, writes its mean loss to ``losses`` and, when
-    ``scalars[MONITOR]``, applies :func:`epoch_end`. Stops early when the loss is not
-    finite (``scalars[STOP] = DIVERGED``) or the stopping rule fires.
+    Each epoch saves ``theta`` in the last ``len(theta)`` entries of ``state``, shuffles
+    ``idx`` (when ``scalars[SHUFFLE]``), trains on every mini-batch of
+    ``scalars[BATCH_SIZE]`` rows, writes its mean loss to ``losses`` and, when
+    ``scalars[MONITOR]``, applies :func:`epoch_end`. Stops early when the stopping rule
+    fires, or when the loss is not finite: then ``theta`` goes back to the saved weights
+    and ``scalars[STOP] = DIVERGED``.
     """
     n = idx.shape[0]
     batch_size = int(scalars[C.BATCH_SIZE])
+    saved = state[state.shape[0] - theta.shape[0] :]
     for epoch in range(n_epochs):
+        saved[:] = theta
         if scalars[C.SHUFFLE]:
             shuffle(idx, rng_state)
         total = run_epoch(
@@ -284,6 +288,7 @@ def run_epochs(
         losses[epoch] = loss
         scalars[C.SEEN] += n
         if not np.isfinite(loss):
+            theta[:] = saved
             scalars[C.STOP] = C.DIVERGED
             return epoch + 1
         if scalars[C.MONITOR]:

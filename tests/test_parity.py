@@ -22,6 +22,8 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import unique_labels
 
+from fastnn import DivergenceWarning
+
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 # Relative tolerance of every float comparison with scikit-learn (float64 throughout).
@@ -284,21 +286,25 @@ def test_convergence_warning(solver, max_iter, warns, backend):
     assert bool(expected) == warns
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fastnn bug: when an epoch's loss becomes infinite, fastnn stops there "
-    "(STOP = DIVERGED) silently, with n_iter_ < max_iter and no warning; scikit-learn "
-    "runs on to max_iter and raises ConvergenceWarning",
-)
-def test_convergence_warning_when_diverging(backend):
-    """A step size far too large: the loss overflows to infinity after 144 epochs."""
+def test_divergence_keeps_the_last_finite_epoch(backend):
+    """A step size far too large: scikit-learn's loss overflows to infinity after 144
+    epochs and it carries on with non-finite weights. fastnn follows scikit-learn's curve
+    exactly up to that epoch, then stops, keeps the previous epoch's weights, and warns."""
     X, y = load("regression")
     params = {**BASE, "solver": "sgd", "learning_rate_init": 5.0, "max_iter": 200}
     got_est, expected_est = estimators("regression", backend=backend, dtype="float64", **params)
-    with np.errstate(all="ignore"):
-        got = convergence_warnings(got_est, X, y)
-        expected = convergence_warnings(expected_est, X, y)
-    assert got == expected
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected_est.fit(X, y)
+    with pytest.warns(DivergenceWarning, match=r"loss became inf in epoch (\d+).*smaller"):
+        got_est.fit(X, y)
+    expected = np.array(expected_est.loss_curve_)
+    n_finite = int(np.argmax(~np.isfinite(expected)))
+    assert n_finite > 20
+    assert got_est.n_iter_ == n_finite
+    assert_allclose(got_est.loss_curve_, expected[:n_finite], rtol=RTOL)
+    assert all(np.isfinite(W).all() for W in got_est.coefs_ + got_est.intercepts_)
+    assert np.isfinite(got_est.predict(X)).all()
 
 
 # --- progress output --------------------------------------------------------------
@@ -316,24 +322,9 @@ ADAPTIVE_VERBOSE = {
     [
         pytest.param({"solver": "adam"}, id="adam"),
         pytest.param({"solver": "adam", "early_stopping": True}, id="adam-early-stopping"),
+        pytest.param(ADAPTIVE_VERBOSE, id="sgd-adaptive"),
         pytest.param(
-            ADAPTIVE_VERBOSE,
-            id="sgd-adaptive",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="fastnn bug: verbose sgd with learning_rate='adaptive' prints no "
-                "'Training loss did not improve ... Setting learning rate to' lines, and "
-                "ends with '... Stopping.' instead of '... Learning rate too small. Stopping.'",
-            ),
-        ),
-        pytest.param(
-            {**ADAPTIVE_VERBOSE, "early_stopping": True},
-            id="sgd-adaptive-early-stopping",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="fastnn bug: verbose sgd with learning_rate='adaptive' ends with "
-                "'... Stopping.' instead of '... Learning rate too small. Stopping.'",
-            ),
+            {**ADAPTIVE_VERBOSE, "early_stopping": True}, id="sgd-adaptive-early-stopping"
         ),
     ],
 )

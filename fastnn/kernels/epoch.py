@@ -60,7 +60,9 @@ def run_epochs(
     """
     n = idx.shape[0]
     batch_size = np.int64(scalars[BATCH_SIZE])
+    saved = state[state.shape[0] - theta.shape[0] :]
     for epoch in range(n_epochs):
+        saved[:] = theta
         if scalars[SHUFFLE] != 0:
             shuffle(idx, rng_state)
         total = run_epoch(
@@ -70,6 +72,7 @@ def run_epochs(
         losses[epoch] = loss
         scalars[SEEN] += n
         if not np.isfinite(loss):
+            theta[:] = saved
             scalars[STOP] = DIVERGED
             return epoch + 1
         if scalars[MONITOR] != 0:

@@ -48,7 +48,7 @@ def adam_step(theta, grad, m, v, scalars):
 
 @jit
 def optimizer_step(theta, grad, state, scalars, codes):
-    """Dispatch to the solver's step; ``state`` holds ``[velocity]`` or ``[m, v]``."""
+    """Dispatch to the solver's step; ``state`` starts with ``[velocity]`` or ``[m, v]``."""
     n = theta.shape[0]
     if codes[SOLVER] == SGD:
         sgd_step(theta, grad, state[:n], scalars)
