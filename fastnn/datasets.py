@@ -174,7 +174,7 @@ def load_csv(path, target, delimiter=","):
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), dtype float64
-        Every other column, which must all be numeric.
+        Every other column, which must all hold finite numbers.
     y : ndarray of shape (n_samples,)
         The target: int64 if every value is an integer, float64 if every value is a
         number, and the values as strings (class labels) otherwise.
@@ -185,15 +185,16 @@ def load_csv(path, target, delimiter=","):
         If ``path`` does not exist.
     ValueError
         If the file is empty, a row has the wrong number of fields, ``target`` names no
-        column, a feature value is missing or not a number, or a target value is missing.
+        column, a feature value is missing or not a finite number, or a target value is missing.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"CSV file not found: {path}")
     with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=delimiter)
         rows = [
-            (line, [field.strip() for field in row])
-            for line, row in enumerate(csv.reader(f, delimiter=delimiter), start=1)
+            (reader.line_num, [field.strip() for field in row])
+            for row in reader
             if any(field.strip() for field in row)
         ]
     if not rows:
@@ -209,16 +210,9 @@ def load_csv(path, target, delimiter=","):
             )
     j = _target_index(header, target, path)
     features = [k for k in range(len(header)) if k != j]
-    X = np.empty((len(data), len(features)), dtype=np.float64)
-    for col, k in enumerate(features):
-        for i, (line, row) in enumerate(data):
-            try:
-                X[i, col] = float(row[k])
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {line}: feature column {header[k]!r} has the non-numeric "
-                    f"value {row[k]!r}; only the target column may hold labels."
-                ) from None
+    X = _features([[row[k] for k in features] for _, row in data])
+    if X is None or not np.isfinite(X).all():
+        _raise_bad_feature(data, header, features, path)
     for line, row in data:
         if row[j] == "":
             raise ValueError(f"{path}, line {line}: target column {header[j]!r} is empty.")
@@ -226,6 +220,8 @@ def load_csv(path, target, delimiter=","):
 
 
 def _target_index(header, target, path):
+    if len(header) < 2:
+        raise ValueError(f"{path} has a single column: no features are left beside the target.")
     columns = ", ".join(repr(c) for c in header)
     if isinstance(target, str):
         hits = [k for k, c in enumerate(header) if c == target]
@@ -246,15 +242,38 @@ def _target_index(header, target, path):
             f"{path} has {len(header)} columns; target index {target} is out of range. "
             f"Its columns are: {columns}."
         )
-    if len(header) < 2:
-        raise ValueError(f"{path} has a single column: no features are left beside the target.")
     return int(target) % len(header)
 
 
+def _features(cells):
+    """The feature cells as float64, or ``None`` if some cell is not a number."""
+    try:
+        return np.array(cells, dtype=np.float64)
+    except ValueError:
+        return None
+
+
+def _raise_bad_feature(data, header, features, path):
+    """Name the first feature cell that is not a finite number."""
+    for line, row in data:
+        for k in features:
+            try:
+                value = float(row[k])
+            except ValueError:
+                value = None
+            if value is None or not np.isfinite(value):
+                what = "is empty" if row[k] == "" else f"has the value {row[k]!r}"
+                raise ValueError(
+                    f"{path}, line {line}: feature column {header[k]!r} {what}; features must "
+                    "be finite numbers (only the target column may hold labels)."
+                )
+
+
 def _target_values(values):
-    for kind in (int, float):
+    """Integers, else real numbers, else the strings themselves (class labels)."""
+    for kind, dtype in ((int, np.int64), (float, np.float64)):
         try:
-            return np.array([kind(v) for v in values])
-        except ValueError:
+            return np.array([kind(v) for v in values], dtype=dtype)
+        except (ValueError, OverflowError):
             continue
     return np.array(values)
