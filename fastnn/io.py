@@ -88,9 +88,10 @@ def save(model, path, extra=None):
 
     Notes
     -----
-    A ``random_state`` parameter holding a ``RandomState`` instance is saved as ``None``
-    (a generator's state is not a parameter one can write down); ``load`` then gives
-    ``random_state=None``. Lists in parameters come back as tuples.
+    Parameters that hold live objects rather than data are saved as ``None`` and listed in
+    the file's metadata (``params_saved_as_none``): a ``RandomState`` instance as
+    ``random_state`` (training is over; the generator is not part of the model) and
+    callables such as ``callbacks``. ``load`` gives them back as ``None``.
     """
     arrays, meta = _encode_model(model)
     meta["extra"] = []
@@ -133,12 +134,17 @@ def _encode_model(model):
         )
     check_is_fitted(model, "coefs_")
     params = model.get_params(deep=False)
+    live = sorted(key for key, value in params.items() if _is_live_object(value))
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "fastnn_version": _fastnn_version(),
         "class": name,
-        "params": {key: _param_value(key, value) for key, value in params.items()},
+        "params": {
+            key: _encode_value(None if key in live else value, f"Parameter {key}")
+            for key, value in params.items()
+        },
+        "params_saved_as_none": live,
         "attributes": {},
     }
     arrays = {}
@@ -147,8 +153,15 @@ def _encode_model(model):
             continue
         if key == "_label_binarizer":
             meta["label_binarizer"] = _encode_label_binarizer(value)
-            continue
-        meta["attributes"][key] = _encode_attribute(key, value, arrays)
+        elif isinstance(value, np.ndarray):
+            arrays[key] = _plain_array(value, key)
+            meta["attributes"][key] = {"array": key, "object": value.dtype == object}
+        elif isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+            names = [f"{key}.{i}" for i in range(len(value))]
+            arrays.update({name: _plain_array(v, key) for name, v in zip(names, value)})
+            meta["attributes"][key] = {"arrays": names}
+        else:
+            meta["attributes"][key] = _encode_value(value, f"Fitted attribute {key}")
     return arrays, meta
 
 
@@ -158,31 +171,40 @@ def _fastnn_version():
     return fastnn.__version__
 
 
-def _param_value(key, value):
-    """A parameter as a JSON value; a ``RandomState`` instance becomes ``None``."""
-    if isinstance(value, np.random.RandomState):
-        return None
-    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
-        return np.dtype(value).name
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-        return value.tolist()
+def _is_live_object(value):
+    """A generator, a callable or a list of callables: state or code, not data."""
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(callable(v) for v in value)
+    return isinstance(value, (np.random.RandomState, np.random.Generator)) or (
+        callable(value) and not isinstance(value, type)
+    )
+
+
+def _encode_value(value, what):
+    """A parameter or attribute as tagged JSON: ``{"value": ...}``, ``{"tuple": [...]}``,
+    ``{"list": [...]}``, ``{"dict": [[key, value], ...]}``, or a NumPy scalar with its
+    dtype. Tuples, lists and dicts hold numbers, strings, booleans or ``None``."""
     try:
-        return _json_value(value)
+        if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+            return {"value": value.item(), "numpy": value.dtype.str}
+        if isinstance(value, np.dtype) or (
+            isinstance(value, type) and issubclass(value, np.generic)
+        ):
+            return {"value": np.dtype(value).name}
+        if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "biuf":
+            return {"list": value.tolist()}
+        if isinstance(value, tuple):
+            return {"tuple": [_json_scalar(v) for v in value]}
+        if isinstance(value, list):
+            return {"list": [_json_scalar(v) for v in value]}
+        if isinstance(value, dict):
+            return {"dict": [[_json_scalar(k), _json_scalar(v)] for k, v in value.items()]}
+        return {"value": _json_scalar(value)}
     except TypeError:
         raise TypeError(
-            f"Parameter {key}={value!r} cannot be saved: parameters must be numbers, "
-            "strings, None, or sequences of them."
+            f"{what}={value!r} cannot be saved without pickle: only numbers, strings, "
+            "booleans, None, and tuples, lists or dicts of them can."
         ) from None
-
-
-def _json_value(value):
-    """``value`` as plain Python for JSON: a scalar, or a list of scalars.
-
-    Raises ``TypeError`` for anything else.
-    """
-    if isinstance(value, (list, tuple)):
-        return [_json_scalar(v) for v in value]
-    return _json_scalar(value)
 
 
 def _json_scalar(value):
@@ -191,28 +213,6 @@ def _json_scalar(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"not a number, string or None: {type(value).__name__}")
-
-
-def _encode_attribute(key, value, arrays):
-    """One fitted attribute: a tagged JSON value, or the names of its array entries."""
-    if isinstance(value, np.ndarray):
-        arrays[key] = _plain_array(value, key)
-        return {"array": key, "object": value.dtype == object}
-    if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
-        names = [f"{key}.{i}" for i in range(len(value))]
-        for name, array in zip(names, value):
-            arrays[name] = _plain_array(array, key)
-        return {"arrays": names}
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        return {"value": value.item(), "numpy": value.dtype.str}
-    try:
-        if isinstance(value, (list, tuple)):
-            return {"tuple" if isinstance(value, tuple) else "list": _json_value(value)}
-        return {"value": _json_value(value)}
-    except TypeError:
-        raise TypeError(
-            f"Fitted attribute {key} of type {type(value).__name__} cannot be saved without pickle."
-        ) from None
 
 
 def _plain_array(value, what):
@@ -235,8 +235,8 @@ def _encode_label_binarizer(binarizer):
     return {
         "y_type_": binarizer.y_type_,
         "sparse_input_": bool(binarizer.sparse_input_),
-        "neg_label": _json_value(binarizer.neg_label),
-        "pos_label": _json_value(binarizer.pos_label),
+        "neg_label": _json_scalar(binarizer.neg_label),
+        "pos_label": _json_scalar(binarizer.pos_label),
         "sparse_output": bool(binarizer.sparse_output),
     }
 
@@ -359,7 +359,7 @@ def _decode_model(meta, arrays):
             f"unknown estimator class {meta.get('class')!r}; expected one of {sorted(classes)}."
         )
     cls = classes[meta["class"]]
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
+    params = {key: _decode_value(code) for key, code in meta["params"].items()}
     unknown = sorted(set(params) - set(cls().get_params()))
     if unknown:
         raise ModelFileError(f"{cls.__name__} has no parameters {unknown}.")
@@ -383,12 +383,18 @@ def _decode_attribute(code, arrays):
         return array.astype(object) if code.get("object") else array
     if "arrays" in code:
         return [arrays[name] for name in code["arrays"]]
+    return _decode_value(code)
+
+
+def _decode_value(code):
     if "numpy" in code:
         return np.dtype(code["numpy"]).type(code["value"])
     if "tuple" in code:
         return tuple(code["tuple"])
     if "list" in code:
         return list(code["list"])
+    if "dict" in code:
+        return dict(code["dict"])
     return code["value"]
 
 

@@ -13,7 +13,15 @@ from sklearn.linear_model import LogisticRegression
 
 import fastnn
 from fastnn import MLPClassifier, MLPRegressor
-from fastnn.io import FORMAT_VERSION, META_KEY, ModelFileError, load_with_extra
+from fastnn.io import (
+    FORMAT_VERSION,
+    META_KEY,
+    ModelFileError,
+    _decode_value,
+    _encode_value,
+    _is_live_object,
+    load_with_extra,
+)
 
 
 def _fitted(target, **params):
@@ -122,6 +130,34 @@ def test_random_state_instance_is_saved_as_none(tmp_path):
     model = MLPClassifier((3,), max_iter=2, random_state=np.random.RandomState(0)).fit(X, y)
     fastnn.save(model, tmp_path / "model.npz")
     assert fastnn.load(tmp_path / "model.npz").random_state is None
+    with np.load(tmp_path / "model.npz") as archive:
+        assert json.loads(str(archive[META_KEY]))["params_saved_as_none"] == ["random_state"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "balanced", 0.5, 3, True, (64, 64), [0.1, 0.2], {0: 1.0, 1: 2.5}, {"a": 2.0}],
+)
+def test_parameter_values_round_trip(value):
+    code = json.loads(json.dumps(_encode_value(value, "value")))
+    got = _decode_value(code)
+    assert got == value
+    assert type(got) is type(value)
+
+
+def test_numpy_values_keep_their_type():
+    got = _decode_value(json.loads(json.dumps(_encode_value(np.float32(0.1), "value"))))
+    assert got == np.float32(0.1) and got.dtype == np.float32
+    assert _encode_value(np.float32, "dtype") == {"value": "float32"}
+
+
+@pytest.mark.parametrize(
+    "value, live",
+    [(np.random.RandomState(0), True), (print, True), ([print, len], True), (None, False),
+     ((64,), False), ([], False), (MLPClassifier, False)],
+)  # fmt: skip
+def test_live_objects_are_recognised(value, live):
+    assert _is_live_object(value) is live
 
 
 def test_estimators_pickle_cleanly():
@@ -273,7 +309,7 @@ def test_newer_format_is_refused_naming_both_versions(tmp_path):
 
 
 def _tamper_metadata(meta):
-    meta["params"]["no_such_param"] = 1
+    meta["params"]["no_such_param"] = {"value": 1}
 
 
 def _tamper_shape(arrays, meta):
