@@ -9,49 +9,86 @@ IDENTITY = 0
 LOGISTIC = 1
 TANH = 2
 RELU = 3
+LEAKY_RELU = 4
 
-ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu": RELU}
+ACTIVATIONS = {
+    "identity": IDENTITY,
+    "logistic": LOGISTIC,
+    "tanh": TANH,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+}
 
-# Output activation and loss travel together: each output pairs with one loss, and the
-# pair makes the output delta the plain residual ``A_out - Y``.
+# Slope of leaky_relu for negative inputs (PyTorch's default).
+LEAKY_SLOPE = 0.01
+
+# Output activation and loss travel together: each output pairs with one loss. The first
+# four pairs make the output delta the plain residual ``A_out - Y``; the robust losses
+# clip it (huber) or keep its sign (absolute error).
 SQUARED_ERROR = 0  # identity output, squared error (regression)
 BINARY_LOG_LOSS = 1  # logistic output, binary log-loss (binary and multilabel)
 LOG_LOSS = 2  # softmax output, log-loss (multiclass)
 POISSON = 3  # exp output, half Poisson deviance (regression on counts)
+HUBER = 4  # identity output, Huber loss with threshold HUBER_DELTA (robust regression)
+ABSOLUTE_ERROR = 5  # identity output, absolute error (median regression)
+
+HUBER_DELTA = 1.0
+
+REGRESSION_LOSSES = {
+    "squared_error": SQUARED_ERROR,
+    "poisson": POISSON,
+    "huber": HUBER,
+    "absolute_error": ABSOLUTE_ERROR,
+}
 
 OUTPUT_ACTIVATION = {
     SQUARED_ERROR: "identity",
     BINARY_LOG_LOSS: "logistic",
     LOG_LOSS: "softmax",
     POISSON: "exp",
+    HUBER: "identity",
+    ABSOLUTE_ERROR: "identity",
 }
 
 # Solvers that run mini-batches through an epoch kernel.
 SGD = 0
 ADAM = 1
+RMSPROP = 2
+ADAMW = 3
 
-SOLVERS = {"sgd": SGD, "adam": ADAM}
+SOLVERS = {"sgd": SGD, "adam": ADAM, "rmsprop": RMSPROP, "adamw": ADAMW}
+
+# Length of each solver's moment vectors in ``state`` (in units of the parameter count).
+MOMENTS = {SGD: 1, ADAM: 2, RMSPROP: 1, ADAMW: 2}
 
 # ``codes`` array handed to kernels: [hidden activation, output/loss pair, solver].
 HIDDEN, OUTPUT, SOLVER = 0, 1, 2
 
 # ``scalars`` array handed to kernels (float64). The kernels read the hyper-parameters
-# and write back what changes while training: the Adam step count, the current learning
-# rate, and the stopping state (best value, epochs without improvement, samples seen).
+# and write back what changes while training: the step and batch counts, the learning
+# rates, and the stopping state (best value, epochs without improvement, samples seen).
+# Slots from DROPOUT on hold one dropout rate per hidden layer.
 (
-    LR,
+    LR,  # sgd's current rate; for the Adam family, the last bias-corrected rate
     LR_INIT,
+    RATE,  # the scheduled base rate of adam, adamw and rmsprop
     MOMENTUM,
     NESTEROV,
     BETA_1,
-    BETA_2,
+    BETA_2,  # also rmsprop's decay rate
     EPSILON,
-    ALPHA,
-    STEP,
+    ALPHA,  # L2 penalty in the loss and gradient
+    WEIGHT_DECAY,  # adamw's decoupled weight decay (alpha, moved out of the gradient)
+    N_WEIGHTS,  # how many leading entries of theta are weights (the rest are biases)
+    STEP,  # Adam's step count t
+    BATCH_COUNT,  # mini-batches trained so far: the dropout generator's counter
+    DROPOUT_SEED,
     BATCH_SIZE,
     SHUFFLE,
     SCHEDULE,
     POWER_T,
+    HORIZON,  # cosine: epochs to decay over; step: epochs between steps
+    EPOCH,  # epochs this solver has finished (cosine and step schedules)
     TOL,
     N_ITER_NO_CHANGE,
     MONITOR,
@@ -59,15 +96,27 @@ HIDDEN, OUTPUT, SOLVER = 0, 1, 2
     NO_IMPROVEMENT,
     SEEN,
     STOP,
-) = range(20)
-N_SCALARS = 20
+    DROPOUT,
+) = range(28)
+N_SCALARS = 28
 
-# ``scalars[SCHEDULE]``: how the learning rate changes between epochs (sgd only).
+# ``scalars[SCHEDULE]``: how the learning rate changes between epochs.
 CONSTANT = 0
-INVSCALING = 1
-ADAPTIVE = 2
+INVSCALING = 1  # sgd only, as in scikit-learn
+ADAPTIVE = 2  # sgd only, as in scikit-learn
+COSINE = 3
+STEP_DECAY = 4
 
-SCHEDULES = {"constant": CONSTANT, "invscaling": INVSCALING, "adaptive": ADAPTIVE}
+SCHEDULES = {
+    "constant": CONSTANT,
+    "invscaling": INVSCALING,
+    "adaptive": ADAPTIVE,
+    "cosine": COSINE,
+    "step": STEP_DECAY,
+}
+
+# The step schedule multiplies the rate by STEP_GAMMA every HORIZON epochs.
+STEP_GAMMA = 0.1
 
 # ``scalars[STOP]``: why ``run_epochs`` returned before its last epoch.
 RUNNING = 0

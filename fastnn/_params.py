@@ -8,6 +8,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from fastnn import _codes as C
+
 
 def _is_int(value):
     return isinstance(value, Integral) and not isinstance(value, bool)
@@ -73,8 +75,8 @@ def check_params(est):
     """Validate every constructor parameter of a fastnn MLP estimator."""
     owner = type(est).__name__
     hidden_layer_sizes(est.hidden_layer_sizes, owner)
-    _options("activation", est.activation, {"identity", "logistic", "tanh", "relu"}, owner)
-    _options("solver", est.solver, {"lbfgs", "sgd", "adam"}, owner)
+    _options("activation", est.activation, set(C.ACTIVATIONS), owner)
+    _options("solver", est.solver, {"lbfgs", *C.SOLVERS}, owner)
     _interval("alpha", est.alpha, 0, None, "left", "float", owner)
     if est.batch_size != "auto":
         if not _is_int(est.batch_size) or est.batch_size < 1:
@@ -82,7 +84,7 @@ def check_params(est):
                 f"The 'batch_size' parameter of {owner} must be 'auto' or an int in the range "
                 f"[1, inf). Got {est.batch_size!r} instead."
             )
-    _options("learning_rate", est.learning_rate, {"constant", "invscaling", "adaptive"}, owner)
+    _options("learning_rate", est.learning_rate, set(C.SCHEDULES), owner)
     _interval("learning_rate_init", est.learning_rate_init, 0, None, "neither", "float", owner)
     _interval("power_t", est.power_t, 0, None, "left", "float", owner)
     _interval("max_iter", est.max_iter, 1, None, "left", "int", owner)
@@ -100,8 +102,30 @@ def check_params(est):
         _interval("n_iter_no_change", est.n_iter_no_change, 1, None, "left", "int", owner)
     _interval("max_fun", est.max_fun, 1, None, "left", "int", owner)
     _options("backend", est.backend, {"numba", "numpy"}, owner)
+    callbacks = est.callbacks
+    if callbacks is not None and not callable(callbacks):
+        if not hasattr(callbacks, "__iter__") or not all(callable(c) for c in callbacks):
+            raise ValueError(
+                f"The 'callbacks' parameter of {owner} must be None, a callable or a list "
+                f"of callables. Got {callbacks!r} instead."
+            )
     if est.dtype is not None and _float_dtype(est.dtype) is None:
         raise ValueError(
             f"The 'dtype' parameter of {owner} must be None, 'float32' or 'float64'. "
             f"Got {est.dtype!r} instead."
         )
+
+
+def dropout_rates(value, n_hidden, owner):
+    """One dropout rate per hidden layer: ``None`` is none, a number applies to every
+    hidden layer, a sequence gives one rate each; every rate lies in ``[0, 1)``."""
+    if value is None:
+        return [0.0] * n_hidden
+    rates = list(value) if hasattr(value, "__iter__") else [value] * n_hidden
+    message = (
+        f"The 'dropout' parameter of {owner} must be None, a float in the range [0, 1) or "
+        f"a sequence of {n_hidden} such floats (one per hidden layer). Got {value!r} instead."
+    )
+    if len(rates) != n_hidden or not all(_is_real(r) and 0 <= r < 1 for r in rates):
+        raise ValueError(message)
+    return [float(r) for r in rates]

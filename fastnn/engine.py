@@ -37,19 +37,22 @@ class OptimizerState:
     Attributes
     ----------
     state : ndarray
-        ``[velocity, saved]`` for sgd or ``[m, v, saved]`` for adam, each flat in
-        parameter layout; ``saved`` holds the weights at the start of the current epoch,
-        restored if the epoch diverges.
+        The solver's moment vectors (``[velocity]`` for sgd, ``[m, v]`` for adam and
+        adamw, ``[v]`` for rmsprop) then ``saved``, each flat in parameter layout;
+        ``saved`` holds the weights at the start of the current epoch, restored if the
+        epoch diverges.
     scalars : ndarray of float64
-        The hyper-parameter vector of :mod:`fastnn._codes` (``LR`` .. ``STEP``).
+        The vector of :mod:`fastnn._codes` slots, then one dropout rate per hidden layer.
     """
 
     def __init__(self, est, n, dtype):
         solver = C.SOLVERS[est.solver]
-        self.state = np.zeros((3 if solver == C.ADAM else 2) * n, dtype=dtype)
-        self.scalars = np.zeros(C.N_SCALARS, dtype=np.float64)
+        self.state = np.zeros((C.MOMENTS[solver] + 1) * n, dtype=dtype)
+        n_hidden = len(est._sizes) - 2
+        self.scalars = np.zeros(C.N_SCALARS + n_hidden, dtype=np.float64)
         s = self.scalars
-        s[C.LR] = s[C.LR_INIT] = est.learning_rate_init
+        s[C.LR] = s[C.LR_INIT] = s[C.RATE] = est.learning_rate_init
+        s[C.N_WEIGHTS] = sum(int(a) * int(b) for a, b in zip(est._sizes[:-1], est._sizes[1:]))
         s[C.MOMENTUM] = est.momentum
         s[C.NESTEROV] = float(bool(est.nesterovs_momentum))
         s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = est.beta_1, est.beta_2, est.epsilon
@@ -94,7 +97,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
             test_size=est.validation_fraction,
             stratify=stratify,
         )
-        X, X_val, Y, _, _, Y_val = parts[:6]
+        X, X_val, Y, Y_val_float, _, Y_val = parts[:6]
         sw_train, sw_val = (parts[6], parts[7]) if sw is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError(
@@ -102,11 +105,12 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                 "of your dataset."
             )
         y_val = est._decode_targets(Y_val)
+        validation = (X_val, y_val, Y_val_float, sw_val)
         sw = sw_train
         X = np.ascontiguousarray(X)
         Y = np.ascontiguousarray(Y)
     else:
-        X_val = y_val = sw_val = None
+        validation = None
 
     n_samples = X.shape[0]
     sw_train = np.ones(n_samples, dtype=dtype) if sw is None else np.ascontiguousarray(sw)
@@ -119,7 +123,8 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     est.coefs_, est.intercepts_ = unpack(theta, sizes)
     # Return to Python after every epoch when Python has work then; otherwise run
     # several epochs per call, about CALL_SECONDS' worth, so Ctrl-C stays responsive.
-    one_at_a_time = incremental or early_stopping or bool(est.verbose)
+    callbacks = _callbacks(est)
+    one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
     per_call = 1
 
     try:
@@ -140,7 +145,9 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                 break
             _record_epochs(est, losses[:done], s)
             if early_stopping:
-                _early_stopping_update(est, X_val, y_val, sw_val, theta, s)
+                _early_stopping_update(est, validation, theta, s)
+            if callbacks and _callbacks_stop(est, callbacks, s):
+                break
             if est.verbose:
                 _report_stopping(est, s, rate, early_stopping)
             if s[C.STOP] == C.CONVERGED:
@@ -172,11 +179,24 @@ CALL_SECONDS = 0.1
 def _prepare_scalars(est, s, batch_size):
     """Fill the per-fit slots of the ``scalars`` vector from ``est``'s parameters and
     its stopping state (which ``warm_start`` and ``partial_fit`` carry over)."""
-    s[C.ALPHA] = est.alpha  # read afresh each call, as scikit-learn reads self.alpha
+    # alpha is read afresh each call, as scikit-learn reads self.alpha. AdamW moves it
+    # out of the loss and gradient into a decoupled weight decay.
+    decoupled = est.solver == "adamw"
+    s[C.ALPHA] = 0.0 if decoupled else est.alpha
+    s[C.WEIGHT_DECAY] = est.alpha if decoupled else 0.0
     s[C.BATCH_SIZE] = batch_size
     s[C.SHUFFLE] = float(bool(est.shuffle))
-    s[C.SCHEDULE] = C.SCHEDULES[est.learning_rate] if est.solver == "sgd" else C.CONSTANT
+    schedule = C.SCHEDULES[est.learning_rate]
+    if est.solver != "sgd" and schedule in (C.INVSCALING, C.ADAPTIVE):
+        schedule = C.CONSTANT  # scikit-learn applies these to sgd only
+    s[C.SCHEDULE] = schedule
+    s[C.HORIZON] = est.max_iter if schedule == C.COSINE else max(1, est.max_iter // 3)
     s[C.POWER_T] = est.power_t
+    rates = est._dropout_rates()
+    s[C.DROPOUT : C.DROPOUT + len(rates)] = rates
+    if any(rates):
+        # Drawn only when dropout is on, so that scikit-learn's stream is untouched.
+        s[C.DROPOUT_SEED] = est._random_state.randint(0, 2**31 - 1)
     s[C.TOL] = est.tol
     s[C.N_ITER_NO_CHANGE] = est.n_iter_no_change
     s[C.MONITOR] = 0.0 if est.early_stopping else 1.0
@@ -198,10 +218,13 @@ def _record_epochs(est, losses, s):
     est.t_ = int(s[C.SEEN])
 
 
-def _early_stopping_update(est, X_val, y_val, sw_val, theta, s):
-    """Score the held-out set and apply the stopping rule to minus the score."""
+def _early_stopping_update(est, validation, theta, s):
+    """Score the held-out set, record its loss, and apply the stopping rule to minus
+    the score."""
+    X_val, y_val, Y_val, sw_val = validation
     score = est._score(X_val, y_val, sample_weight=sw_val)
     est.validation_scores_.append(score)
+    est.validation_loss_curve_.append(validation_loss(est, X_val, Y_val, sw_val))
     if est.verbose:
         print(f"Validation score: {score:f}")
     if score > est.best_validation_score_:
@@ -237,6 +260,41 @@ def _diverged(est, bad_loss, losses, s, n_samples):
         DivergenceWarning,
         stacklevel=4,
     )
+
+
+def validation_loss(est, X, Y, sw):
+    """The training objective on held-out data: data term plus the L2 penalty."""
+    sw = np.ones(X.shape[0], dtype=X.dtype) if sw is None else sw
+    with np.errstate(all="ignore"):
+        out = predict_output(est, np.ascontiguousarray(X))
+        loss = reference.output_loss(out, Y, sw, est._codes[C.OUTPUT])
+    if est.solver != "adamw":
+        loss += reference.penalty(est.coefs_, est.alpha, float(sw.sum()))
+    return float(loss)
+
+
+def _callbacks(est):
+    """The user's callbacks as a list (``callbacks`` may be one callable or several)."""
+    if est.callbacks is None:
+        return []
+    if callable(est.callbacks):
+        return [est.callbacks]
+    return list(est.callbacks)
+
+
+def _callbacks_stop(est, callbacks, s):
+    """Call each callback with the model and the epoch's figures; any True stops."""
+    info = {
+        "epoch": est.n_iter_,
+        "loss": est.loss_,
+        "validation_score": est.validation_scores_[-1] if est.validation_scores_ else None,
+        "validation_loss": (est.validation_loss_curve_[-1] if est.validation_loss_curve_ else None),
+        "learning_rate": float(s[C.LR]),
+    }
+    stop = False
+    for callback in callbacks:
+        stop = bool(callback(est, info)) or stop
+    return stop
 
 
 def _store_stopping_state(est, s, early_stopping):

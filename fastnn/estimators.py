@@ -10,17 +10,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastnn import _codes as C
 from fastnn import _params, engine
-from fastnn.layout import layer_sizes
+from fastnn.layout import layer_sizes, pack
 
 
 def _has_stochastic_solver(est):
-    if est.solver not in ("sgd", "adam"):
+    if est.solver not in C.SOLVERS:
         raise AttributeError(
             f"partial_fit is only available for stochastic optimizers. {est.solver} is not "
             "stochastic."
@@ -61,14 +62,33 @@ class BaseMLP(BaseEstimator):
             raise ValueError("Sample weights must contain at least one non-zero number.")
         return sw
 
+    def _dropout_rates(self):
+        """One dropout rate per hidden layer, validated (zeros when ``dropout=None``)."""
+        owner = type(self).__name__
+        hidden = _params.hidden_layer_sizes(self.hidden_layer_sizes, owner)
+        rates = _params.dropout_rates(self.dropout, len(hidden), owner)
+        if any(rates) and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout needs a stochastic solver ('sgd', 'adam', 'adamw' or 'rmsprop'); "
+                "lbfgs minimises a fixed objective."
+            )
+        return rates
+
+    def _apply_class_weight(self, sample_weight, y, dtype, incremental):
+        """Multiply the sample weights by the weights of the samples' classes."""
+        return sample_weight
+
     # --- fitting ------------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         _params.check_params(self)
         hidden = _params.hidden_layer_sizes(self.hidden_layer_sizes, type(self).__name__)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        self._dropout_rates()  # validates dropout before any work
+        X, y_labels = self._validate_labels(X, y, incremental, reset=first_pass)
         sample_weight = self._check_sample_weight(sample_weight, X)
+        sample_weight = self._apply_class_weight(sample_weight, y_labels, X.dtype, incremental)
+        y = self._encode_targets(y_labels)
         Y_split = y.reshape(-1, 1) if y.ndim == 1 else y
         Y = np.ascontiguousarray(Y_split, dtype=X.dtype)
         self.n_outputs_ = Y.shape[1]
@@ -103,19 +123,19 @@ class BaseMLP(BaseEstimator):
             [C.ACTIVATIONS[self.activation], loss, C.SOLVERS.get(self.solver, 0)], dtype=np.int64
         )
         self.coefs_, self.intercepts_ = engine.new_parameters(self, dtype)
-        if self.solver in ("sgd", "adam"):
-            from fastnn.layout import pack
-
+        if self.solver in C.SOLVERS:
             self._best_theta = pack(self.coefs_, self.intercepts_, dtype)
             self.loss_curve_ = []
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
+                self.validation_loss_curve_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
+                self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
     def fit(self, X, y, sample_weight=None):
@@ -283,9 +303,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        dropout=None,
+        class_weight=None,
+        callbacks=None,
         backend="numba",
         dtype=None,
     ):
+        self.class_weight = class_weight
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -309,6 +333,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
+        self.callbacks = callbacks
         self.backend = backend
         self.dtype = dtype
 
@@ -317,7 +343,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return C.LOG_LOSS
         return C.BINARY_LOG_LOSS
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_labels(self, X, y, incremental, reset):
         X, y = validate_data(
             self, X, y, multi_output=True, dtype=self._fit_dtype(), order="C", reset=reset
         )
@@ -340,8 +366,37 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     f"`y` has classes not in `self.classes_`. `self.classes_` has "
                     f"{self.classes_}. 'y' has {classes}."
                 )
-        y = self._label_binarizer.transform(y).astype(bool)
         return X, y
+
+    def _encode_targets(self, y):
+        return self._label_binarizer.transform(y).astype(bool)
+
+    def _apply_class_weight(self, sample_weight, y, dtype, incremental):
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            raise ValueError("class_weight is not supported for multilabel targets.")
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: the class "
+                "frequencies of one batch are not those of the data. Pass a dict instead."
+            )
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels {sorted(unknown, key=str)} that are not among "
+                    f"the classes {self.classes_.tolist()}."
+                )
+        elif self.class_weight != "balanced":
+            raise ValueError(
+                "The 'class_weight' parameter of MLPClassifier must be None, 'balanced' or "
+                f"a dict mapping classes to weights. Got {self.class_weight!r} instead."
+            )
+        weights = compute_sample_weight(self.class_weight, y).astype(dtype)
+        if sample_weight is None:
+            return np.ascontiguousarray(weights)
+        return sample_weight * weights
 
     def _decode_targets(self, Y):
         return self._label_binarizer.inverse_transform(Y)
@@ -492,6 +547,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        dropout=None,
+        callbacks=None,
         backend="numba",
         dtype=None,
     ):
@@ -519,14 +576,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
+        self.callbacks = callbacks
         self.backend = backend
         self.dtype = dtype
 
     def _output_loss(self):
-        return C.POISSON if self.loss == "poisson" else C.SQUARED_ERROR
+        return C.REGRESSION_LOSSES[self.loss]
 
-    def _validate_input(self, X, y, incremental, reset):
-        _params._options("loss", self.loss, {"squared_error", "poisson"}, type(self).__name__)
+    def _validate_labels(self, X, y, incremental, reset):
+        _params._options("loss", self.loss, set(C.REGRESSION_LOSSES), type(self).__name__)
         X, y = validate_data(
             self,
             X,
@@ -542,6 +601,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("loss='poisson' requires non-negative targets y; got negative values.")
         return X, y
+
+    def _encode_targets(self, y):
+        return y
 
     def _decode_targets(self, Y):
         return Y.ravel() if Y.shape[1] == 1 else Y

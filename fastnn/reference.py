@@ -2,12 +2,13 @@
 
 This module is the textbook, and the numpy engine. Read it top to bottom:
 
-1. activations and their derivatives, written from the stored outputs ``A``;
-2. output activation and loss, in the pairs that make the output delta ``A - Y``;
+1. activations and their derivatives, written from the stored outputs ``A``, and
+   dropout with a counter-based random generator;
+2. output activation and loss, in pairs, and the output delta each pair gives;
 3. the forward pass ``Z = A W + b``, ``A' = f(Z)``;
 4. the backward pass, which turns deltas into ``dW``, ``db`` and the previous delta;
-5. the optimizer steps (SGD with momentum, Adam);
-6. one epoch of mini-batches.
+5. the optimizer steps (SGD with momentum, Adam, AdamW, RMSprop);
+6. epochs of mini-batches, and the bookkeeping between epochs.
 
 Every function here has a twin of the same name and meaning in :mod:`fastnn.kernels`,
 compiled by Numba and writing into preallocated buffers. Tests hold the two equal.
@@ -28,19 +29,23 @@ from fastnn.layout import unpack
 
 
 def activate(Z, code):
-    """Apply a hidden activation to ``Z`` in place: identity, logistic, tanh or relu."""
+    """Apply a hidden activation to ``Z`` in place: identity, logistic, tanh, relu or
+    leaky_relu (slope ``LEAKY_SLOPE`` below zero)."""
     if code == C.LOGISTIC:
         expit(Z, out=Z)  # 1 / (1 + exp(-Z)), computed without overflow
     elif code == C.TANH:
         np.tanh(Z, out=Z)
     elif code == C.RELU:
         np.maximum(Z, 0, out=Z)
+    elif code == C.LEAKY_RELU:
+        Z[Z < 0] *= C.LEAKY_SLOPE
 
 
 def activation_derivative(A, delta, code):
     """Multiply ``delta`` in place by ``f'(Z)``, written from the output ``A = f(Z)``.
 
-    logistic: ``A (1 - A)``; tanh: ``1 - A**2``; relu: ``1`` where ``A > 0`` else ``0``.
+    logistic: ``A (1 - A)``; tanh: ``1 - A**2``; relu: ``1`` where ``A > 0`` else ``0``;
+    leaky_relu: ``LEAKY_SLOPE`` where ``A < 0`` else ``1``.
     """
     if code == C.LOGISTIC:
         delta *= A
@@ -49,6 +54,55 @@ def activation_derivative(A, delta, code):
         delta *= 1 - A**2
     elif code == C.RELU:
         delta[A == 0] = 0
+    elif code == C.LEAKY_RELU:
+        delta[A < 0] *= C.LEAKY_SLOPE
+
+
+def _mix(z):
+    """SplitMix64's finaliser on uint64 arrays (wrapping arithmetic)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_uniform(seed, batch, layer, n_rows, n_units):
+    """Uniform numbers in ``[0, 1)`` for a batch's ``(n_rows, n_units)`` hidden block.
+
+    Counter-based: each number is a hash of ``(seed, batch, layer, row, unit)``, so the
+    masks depend neither on the engine nor on the number of threads, and the backward
+    pass recomputes them instead of storing them (Salmon et al., SC 2011, "Parallel
+    random numbers: as easy as 1, 2, 3").
+    """
+    h = np.full((1, 1), int(seed), dtype=np.uint64)
+    h = _mix(h ^ np.uint64(int(batch)))
+    rows = np.arange(n_rows, dtype=np.uint64)[:, None]
+    h = _mix(h ^ ((np.uint64(int(layer)) << np.uint64(32)) | rows))
+    h = _mix(h ^ np.arange(n_units, dtype=np.uint64)[None, :])
+    return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def dropout_rate(scalars, layer):
+    """The dropout rate of hidden layer ``layer`` (0 where none was given)."""
+    slot = C.DROPOUT + layer
+    return scalars[slot] if slot < scalars.shape[0] else 0.0
+
+
+def dropout(A, p, scalars, layer):
+    """Inverted dropout in place: zero each unit with probability ``p`` and scale the
+    rest by ``1 / (1 - p)``, so that prediction needs no rescaling."""
+    u = dropout_uniform(scalars[C.DROPOUT_SEED], scalars[C.BATCH_COUNT], layer, *A.shape)
+    A *= u >= p
+    A /= 1 - p
+
+
+def dropout_derivative(A, delta, code, p, scalars, layer):
+    """``activation_derivative`` through dropout: the kept units' outputs before scaling
+    are ``A (1 - p)``; the dropped units pass no gradient."""
+    activation_derivative(A * (1 - p), delta, code)
+    u = dropout_uniform(scalars[C.DROPOUT_SEED], scalars[C.BATCH_COUNT], layer, *A.shape)
+    delta *= u >= p
+    delta /= 1 - p
 
 
 # --- 2. Output activation and loss --------------------------------------------------
@@ -77,7 +131,10 @@ def output_loss(A_out, Y, sw, loss):
     - squared error: ``0.5 * mean over outputs of the weighted mean of (Y - A)**2``;
     - binary log-loss: ``-sum over outputs of the mean of Y log A + (1-Y) log(1-A)``;
     - log-loss: ``-sum over classes of the mean of Y log A``;
-    - Poisson: ``sum over outputs of the mean of Y log(Y/A) - Y + A``.
+    - Poisson: ``sum over outputs of the mean of Y log(Y/A) - Y + A``;
+    - Huber: ``sum over outputs of the mean of r**2 / 2 if |r| <= d else d (|r| - d/2)``,
+      with ``r = A - Y`` and ``d = HUBER_DELTA``;
+    - absolute error: ``sum over outputs of the mean of |A - Y|``.
 
     Notes
     -----
@@ -91,6 +148,13 @@ def output_loss(A_out, Y, sw, loss):
         return 0.5 * float(np.mean(np.sum(w * (Y - A_out) ** 2, axis=0) / sw_sum))
     if loss == C.POISSON:
         return float(np.sum(np.sum(w * (xlogy(Y, Y / A_out) - Y + A_out), axis=0) / sw_sum))
+    if loss == C.HUBER:
+        R = np.abs(A_out - Y)
+        d = C.HUBER_DELTA
+        per_sample = np.where(R <= d, 0.5 * R**2, d * (R - 0.5 * d))
+        return float(np.sum(np.sum(w * per_sample, axis=0) / sw_sum))
+    if loss == C.ABSOLUTE_ERROR:
+        return float(np.sum(np.sum(w * np.abs(A_out - Y), axis=0) / sw_sum))
     eps = np.finfo(A_out.dtype).eps
     P = np.clip(A_out, eps, 1 - eps)
     if loss == C.BINARY_LOG_LOSS:
@@ -98,6 +162,19 @@ def output_loss(A_out, Y, sw, loss):
     else:
         per_sample = xlogy(Y, P)
     return -float(np.sum(np.sum(w * per_sample, axis=0) / sw_sum))
+
+
+def output_delta(A_out, Y, sw, loss):
+    """The gradient of the loss with respect to the output layer's ``Z``, per sample and
+    weighted: ``(A - Y) * sw`` for the four pairs that make it the residual; Huber clips
+    the residual to ``[-d, d]``, absolute error keeps its sign."""
+    R = A_out - Y
+    if loss == C.HUBER:
+        np.clip(R, -C.HUBER_DELTA, C.HUBER_DELTA, out=R)
+    elif loss == C.ABSOLUTE_ERROR:
+        R = np.sign(R)
+    R *= sw[:, None]
+    return R
 
 
 def penalty(coefs, alpha, sw_sum):
@@ -108,8 +185,11 @@ def penalty(coefs, alpha, sw_sum):
 # --- 3. Forward pass ----------------------------------------------------------------
 
 
-def forward(X, sizes, theta, codes):
-    """All layers' activations ``[X, A_1, ..., A_L]`` for the rows of ``X``."""
+def forward(X, sizes, theta, codes, scalars=None):
+    """All layers' activations ``[X, A_1, ..., A_L]`` for the rows of ``X``.
+
+    With ``scalars`` (training), hidden layers with a dropout rate are dropped out.
+    """
     coefs, intercepts = unpack(theta, sizes)
     activations = [X]
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
@@ -117,6 +197,9 @@ def forward(X, sizes, theta, codes):
         Z += b
         if i < len(coefs) - 1:
             activate(Z, codes[C.HIDDEN])
+            p = 0.0 if scalars is None else dropout_rate(scalars, i)
+            if p > 0:
+                dropout(Z, p, scalars, i)
         else:
             output_activate(Z, codes[C.OUTPUT])
         activations.append(Z)
@@ -131,17 +214,18 @@ def predict(X, sizes, theta, codes):
 # --- 4. Backward pass ---------------------------------------------------------------
 
 
-def backward(activations, Y, sw, sizes, theta, grad, codes, alpha):
+def backward(activations, Y, sw, sizes, theta, grad, scalars, codes):
     """Write the gradient of the mean loss into ``grad`` (same layout as ``theta``).
 
-    The output delta is ``(A_L - Y) * sw``. For each layer, from the last:
+    The output delta comes from :func:`output_delta`. For each layer, from the last:
     ``dW = (A_prev.T @ delta + alpha W) / sum(sw)``, ``db = sum(delta) / sum(sw)``,
-    and the previous delta is ``(delta @ W.T) * f'(A_prev)``.
+    and the previous delta is ``(delta @ W.T) * f'(A_prev)`` (through dropout, if any).
     """
+    alpha = scalars[C.ALPHA]
     coefs, _ = unpack(theta, sizes)
     dcoefs, dintercepts = unpack(grad, sizes)
     sw_sum = sw.sum()
-    delta = (activations[-1] - Y) * sw[:, None]
+    delta = output_delta(activations[-1], Y, sw, codes[C.OUTPUT])
     for i in range(len(coefs) - 1, -1, -1):
         A_prev = activations[i]
         dcoefs[i][...] = A_prev.T @ delta
@@ -150,7 +234,11 @@ def backward(activations, Y, sw, sizes, theta, grad, codes, alpha):
         dintercepts[i][...] = np.sum(delta, axis=0) / sw_sum
         if i > 0:
             delta = delta @ coefs[i].T
-            activation_derivative(A_prev, delta, codes[C.HIDDEN])
+            p = dropout_rate(scalars, i - 1)
+            if p > 0:
+                dropout_derivative(A_prev, delta, codes[C.HIDDEN], p, scalars, i - 1)
+            else:
+                activation_derivative(A_prev, delta, codes[C.HIDDEN])
 
 
 def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
@@ -159,11 +247,10 @@ def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     ``work`` is the numba engine's scratch buffer; NumPy allocates as it goes and
     ignores it.
     """
-    alpha = scalars[C.ALPHA]
-    activations = forward(X, sizes, theta, codes)
+    activations = forward(X, sizes, theta, codes, scalars)
     loss = output_loss(activations[-1], Y, sw, codes[C.OUTPUT])
-    loss += penalty(unpack(theta, sizes)[0], alpha, sw.sum())
-    backward(activations, Y, sw, sizes, theta, grad, codes, alpha)
+    loss += penalty(unpack(theta, sizes)[0], scalars[C.ALPHA], sw.sum())
+    backward(activations, Y, sw, sizes, theta, grad, scalars, codes)
     return loss
 
 
@@ -187,7 +274,8 @@ def sgd_step(theta, grad, velocity, scalars):
 
 def adam_step(theta, grad, m, v, scalars):
     """One Adam step (Kingma and Ba, arXiv 1412.6980), with the bias correction
-    folded into the learning rate: ``lr_t = lr sqrt(1 - b2**t) / (1 - b1**t)``."""
+    folded into the learning rate: ``lr_t = lr sqrt(1 - b2**t) / (1 - b1**t)``, where
+    ``lr`` is the scheduled rate ``scalars[RATE]``."""
     beta_1, beta_2 = scalars[C.BETA_1], scalars[C.BETA_2]
     scalars[C.STEP] += 1
     t = scalars[C.STEP]
@@ -195,18 +283,42 @@ def adam_step(theta, grad, m, v, scalars):
     m += (1 - beta_1) * grad
     v *= beta_2
     v += (1 - beta_2) * grad**2
-    lr_t = scalars[C.LR_INIT] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    lr_t = scalars[C.RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
     scalars[C.LR] = lr_t
     theta -= lr_t * m / (np.sqrt(v) + scalars[C.EPSILON])
 
 
+def adamw_step(theta, grad, m, v, scalars):
+    """One AdamW step (Loshchilov and Hutter, arXiv 1711.05101): the weights first decay,
+    ``W *= 1 - lr * weight_decay``, apart from the gradient; then an Adam step."""
+    n_weights = int(scalars[C.N_WEIGHTS])
+    theta[:n_weights] *= 1 - scalars[C.RATE] * scalars[C.WEIGHT_DECAY]
+    adam_step(theta, grad, m, v, scalars)
+
+
+def rmsprop_step(theta, grad, v, scalars):
+    """One RMSprop step (Tieleman and Hinton, 2012, lecture 6.5):
+    ``v = rho v + (1 - rho) g**2``; ``theta -= lr g / (sqrt(v) + eps)``, with
+    ``rho = beta_2``."""
+    rho = scalars[C.BETA_2]
+    v *= rho
+    v += (1 - rho) * grad**2
+    theta -= scalars[C.RATE] * grad / (np.sqrt(v) + scalars[C.EPSILON])
+
+
 def optimizer_step(theta, grad, state, scalars, codes):
-    """Dispatch to the solver's step; ``state`` starts with ``[velocity]`` or ``[m, v]``."""
+    """Dispatch to the solver's step; ``state`` starts with the solver's moment vectors:
+    ``[velocity]`` (sgd), ``[m, v]`` (adam, adamw) or ``[v]`` (rmsprop)."""
     n = theta.shape[0]
-    if codes[C.SOLVER] == C.SGD:
+    solver = codes[C.SOLVER]
+    if solver == C.SGD:
         sgd_step(theta, grad, state[:n], scalars)
-    else:
+    elif solver == C.ADAM:
         adam_step(theta, grad, state[:n], state[n : 2 * n], scalars)
+    elif solver == C.ADAMW:
+        adamw_step(theta, grad, state[:n], state[n : 2 * n], scalars)
+    else:
+        rmsprop_step(theta, grad, state[:n], scalars)
 
 
 # --- 6. Epochs ---------------------------------------------------------------------
@@ -219,6 +331,7 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
     n = idx.shape[0]
     for start in range(0, n, batch_size):
         rows = idx[start : start + batch_size]
+        scalars[C.BATCH_COUNT] += 1
         loss = batch_loss_grad(X[rows], Y[rows], sw[rows], sizes, theta, grad, scalars, codes, work)
         total += loss * rows.shape[0]
         optimizer_step(theta, grad, state, scalars, codes)
@@ -241,8 +354,10 @@ def epoch_end(scalars, value):
 
     ``value`` is the epoch's training loss, or minus the validation score with early
     stopping (lower is better either way). An epoch that fails to beat the best value by
-    ``tol`` counts as no improvement. Then the inverse-scaling schedule updates the rate
-    (``lr = lr_init / (t + 1) ** power_t``), and after more than ``n_iter_no_change``
+    ``tol`` counts as no improvement. Then the schedule updates the rate: inverse
+    scaling ``lr = lr_init / (t + 1) ** power_t``, cosine
+    ``lr = lr_init (1 + cos(pi e / horizon)) / 2`` after epoch ``e``, or step
+    ``lr = lr_init * STEP_GAMMA ** floor(e / horizon)``. After more than ``n_iter_no_change``
     such epochs the adaptive schedule divides the rate by 5 (until it is ``<= 1e-6``)
     while any other schedule stops: ``scalars[STOP] = CONVERGED``.
     """
@@ -252,8 +367,18 @@ def epoch_end(scalars, value):
         scalars[C.NO_IMPROVEMENT] = 0
     if value < scalars[C.BEST]:
         scalars[C.BEST] = value
-    if scalars[C.SCHEDULE] == C.INVSCALING:
+    scalars[C.EPOCH] += 1
+    schedule = scalars[C.SCHEDULE]
+    if schedule == C.INVSCALING:
         scalars[C.LR] = scalars[C.LR_INIT] / (scalars[C.SEEN] + 1) ** scalars[C.POWER_T]
+    elif schedule == C.COSINE:
+        progress = min(scalars[C.EPOCH], scalars[C.HORIZON]) / scalars[C.HORIZON]
+        scalars[C.LR] = scalars[C.LR_INIT] * 0.5 * (1 + np.cos(np.pi * progress))
+        scalars[C.RATE] = scalars[C.LR]
+    elif schedule == C.STEP_DECAY:
+        steps = np.floor(scalars[C.EPOCH] / scalars[C.HORIZON])
+        scalars[C.LR] = scalars[C.LR_INIT] * C.STEP_GAMMA**steps
+        scalars[C.RATE] = scalars[C.LR]
     if scalars[C.NO_IMPROVEMENT] > scalars[C.N_ITER_NO_CHANGE]:
         if scalars[C.SCHEDULE] == C.ADAPTIVE and scalars[C.LR] > 1e-6:
             scalars[C.LR] /= 5.0

@@ -25,7 +25,7 @@ y = np.array([0, 1, 1, 0] * 5)
         ({"max_iter": 0}, r"'max_iter' .* an int in the range \[1, inf\)"),
         (
             {"activation": "swish"},
-            r"'activation' .* \{'identity', 'logistic', 'relu', 'tanh'\}",
+            r"'activation' .* \{'identity', 'leaky_relu', 'logistic', 'relu', 'tanh'\}",
         ),
         ({"solver": "newton"}, r"'solver' parameter"),
         ({"batch_size": 0}, r"'batch_size' .* 'auto' or an int"),
@@ -43,7 +43,7 @@ def test_invalid_parameter_is_named(params, message):
 
 def test_invalid_regressor_loss_is_named():
     with pytest.raises(ValueError, match=r"'loss' parameter of MLPRegressor"):
-        MLPRegressor(loss="huber").fit(X, y.astype(float))
+        MLPRegressor(loss="quantile").fit(X, y.astype(float))
 
 
 def test_poisson_refuses_negative_targets():

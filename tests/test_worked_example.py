@@ -148,7 +148,7 @@ def _activations(name, theta):
     if name == "numpy":
         return reference.forward(X, SIZES, theta, CODES)[1:]
     work = np.zeros(work_size(SIZES, X.shape[0], gather=False))
-    kernels.forward(X, SIZES, theta, CODES, work)
+    kernels.forward(X, SIZES, theta, CODES, np.zeros(C.N_SCALARS), work)
     return [work[:4].reshape(2, 2), work[4:6].reshape(2, 1)]
 
 

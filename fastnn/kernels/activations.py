@@ -1,8 +1,20 @@
-"""Activation kernels, in place, and their derivatives written from the outputs."""
+"""Activation kernels, in place, their derivatives written from the outputs, and dropout."""
 
 import numpy as np
 
-from fastnn._codes import BINARY_LOG_LOSS, LOG_LOSS, LOGISTIC, POISSON, RELU, TANH
+from fastnn._codes import (
+    BATCH_COUNT,
+    BINARY_LOG_LOSS,
+    DROPOUT,
+    DROPOUT_SEED,
+    LEAKY_RELU,
+    LEAKY_SLOPE,
+    LOG_LOSS,
+    LOGISTIC,
+    POISSON,
+    RELU,
+    TANH,
+)
 from fastnn._jit import jit
 
 
@@ -15,7 +27,23 @@ def _hidden(z, code):
         return np.tanh(z)
     if code == RELU:
         return z if not z < 0 else 0.0
+    if code == LEAKY_RELU:
+        return z * LEAKY_SLOPE if z < 0 else z
     return z
+
+
+@jit
+def _derivative(a, d, code):
+    """``d * f'(z)`` from ``a = f(z)``, in the reference's order of operations."""
+    if code == LOGISTIC:
+        return d * a * (1 - a)
+    if code == TANH:
+        return d * (1 - a**2)
+    if code == RELU:
+        return 0.0 if a == 0 else d
+    if code == LEAKY_RELU:
+        return d * LEAKY_SLOPE if a < 0 else d
+    return d
 
 
 @jit
@@ -40,19 +68,64 @@ def add_bias_activate(Z, b, code):
 def activation_derivative(A, delta, code):
     """Multiply ``delta`` in place by ``f'(Z)``, written from ``A = f(Z)``."""
     n, m = A.shape
-    if code == LOGISTIC:
-        for i in range(n):
-            for j in range(m):
-                delta[i, j] = delta[i, j] * A[i, j] * (1 - A[i, j])
-    elif code == TANH:
-        for i in range(n):
-            for j in range(m):
-                delta[i, j] *= 1 - A[i, j] ** 2
-    elif code == RELU:
-        for i in range(n):
-            for j in range(m):
-                if A[i, j] == 0:
-                    delta[i, j] = 0
+    for i in range(n):
+        for j in range(m):
+            delta[i, j] = _derivative(A[i, j], delta[i, j], code)
+
+
+@jit
+def _mix(z):
+    """SplitMix64's finaliser (uint64, wrapping)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@jit
+def _row_key(scalars, layer, row):
+    """The hash of ``(seed, batch, layer, row)``; a unit's number mixes in its index."""
+    h = _mix(np.uint64(scalars[DROPOUT_SEED]) ^ np.uint64(scalars[BATCH_COUNT]))
+    return _mix(h ^ ((np.uint64(layer) << np.uint64(32)) | np.uint64(row)))
+
+
+@jit
+def _uniform(key, unit):
+    return np.float64(_mix(key ^ np.uint64(unit)) >> np.uint64(11)) * 2.0**-53
+
+
+@jit
+def dropout_rate(scalars, layer):
+    """The dropout rate of hidden layer ``layer`` (0 where none was given)."""
+    slot = DROPOUT + layer
+    return scalars[slot] if slot < scalars.shape[0] else 0.0
+
+
+@jit
+def dropout(A, p, scalars, layer):
+    """Inverted dropout in place, with the reference's counter-based generator."""
+    n, m = A.shape
+    for i in range(n):
+        key = _row_key(scalars, layer, i)
+        for j in range(m):
+            if _uniform(key, j) >= p:
+                A[i, j] = A[i, j] / (1 - p)
+            else:
+                A[i, j] = 0.0
+
+
+@jit
+def dropout_derivative(A, delta, code, p, scalars, layer):
+    """``activation_derivative`` through dropout (masks recomputed, not stored)."""
+    n, m = A.shape
+    for i in range(n):
+        key = _row_key(scalars, layer, i)
+        for j in range(m):
+            if _uniform(key, j) >= p:
+                d = _derivative(A[i, j] * (1 - p), delta[i, j], code)
+                delta[i, j] = d / (1 - p)
+            else:
+                delta[i, j] = 0.0
 
 
 @jit

@@ -11,8 +11,15 @@ import numpy as np
 
 from fastnn._codes import ALPHA, HIDDEN, OUTPUT
 from fastnn._jit import jit
-from fastnn.kernels.activations import activation_derivative, add_bias_activate, output_activate
-from fastnn.kernels.losses import output_loss, penalty
+from fastnn.kernels.activations import (
+    activation_derivative,
+    add_bias_activate,
+    dropout,
+    dropout_derivative,
+    dropout_rate,
+    output_activate,
+)
+from fastnn.kernels.losses import output_delta, output_loss, penalty
 
 
 @jit
@@ -48,8 +55,9 @@ def layer_buffer(work, sizes, i, nb, which):
 
 
 @jit
-def forward(X, sizes, theta, codes, work):
-    """Fill each layer's activations in ``work``: ``Z = A W + b``, ``A' = f(Z)``."""
+def forward(X, sizes, theta, codes, scalars, work):
+    """Fill each layer's activations in ``work``: ``Z = A W + b``, ``A' = f(Z)``, with
+    dropout on the hidden layers that have a rate in ``scalars``."""
     nb = X.shape[0]
     n_layers = sizes.shape[0] - 1
     A = X
@@ -59,6 +67,9 @@ def forward(X, sizes, theta, codes, work):
         np.dot(A, W, Z)
         if i < n_layers - 1:
             add_bias_activate(Z, b, codes[HIDDEN])
+            p = dropout_rate(scalars, i)
+            if p > 0:
+                dropout(Z, p, scalars, i)
         else:
             add_bias_activate(Z, b, 0)
             output_activate(Z, codes[OUTPUT])
@@ -66,20 +77,18 @@ def forward(X, sizes, theta, codes, work):
 
 
 @jit
-def backward(X, Y, sw, sizes, theta, grad, codes, alpha, work):
+def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     """Write the gradient of the mean loss into ``grad``, from the activations that
     :func:`forward` left in ``work``."""
-    nb, n_out = Y.shape
+    nb = Y.shape[0]
     n_layers = sizes.shape[0] - 1
+    alpha = scalars[ALPHA]
     sw_sum = 0.0
     for r in range(nb):
         sw_sum += sw[r]
-    # Output delta: the residual, weighted per sample.
     A_out = layer_buffer(work, sizes, n_layers - 1, nb, 0)
     delta = layer_buffer(work, sizes, n_layers - 1, nb, 1)
-    for r in range(nb):
-        for c in range(n_out):
-            delta[r, c] = (A_out[r, c] - Y[r, c]) * sw[r]
+    output_delta(A_out, Y, sw, codes[OUTPUT], delta)
     for i in range(n_layers - 1, -1, -1):
         if i > 0:
             A_prev = layer_buffer(work, sizes, i - 1, nb, 0)
@@ -102,7 +111,11 @@ def backward(X, Y, sw, sizes, theta, grad, codes, alpha, work):
         if i > 0:
             delta_prev = layer_buffer(work, sizes, i - 1, nb, 1)
             np.dot(delta, W.T, delta_prev)
-            activation_derivative(A_prev, delta_prev, codes[HIDDEN])
+            p = dropout_rate(scalars, i - 1)
+            if p > 0:
+                dropout_derivative(A_prev, delta_prev, codes[HIDDEN], p, scalars, i - 1)
+            else:
+                activation_derivative(A_prev, delta_prev, codes[HIDDEN])
             delta = delta_prev
 
 
@@ -111,15 +124,14 @@ def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     """Loss (data term plus penalty) on one batch, and its gradient into ``grad``."""
     nb = X.shape[0]
     n_layers = sizes.shape[0] - 1
-    alpha = scalars[ALPHA]
-    forward(X, sizes, theta, codes, work)
+    forward(X, sizes, theta, codes, scalars, work)
     A_out = layer_buffer(work, sizes, n_layers - 1, nb, 0)
     loss = output_loss(A_out, Y, sw, codes[OUTPUT])
     sw_sum = 0.0
     for r in range(nb):
         sw_sum += sw[r]
-    loss += penalty(theta, sizes, alpha, sw_sum)
-    backward(X, Y, sw, sizes, theta, grad, codes, alpha, work)
+    loss += penalty(theta, sizes, scalars[ALPHA], sw_sum)
+    backward(X, Y, sw, sizes, theta, grad, scalars, codes, work)
     return loss
 
 

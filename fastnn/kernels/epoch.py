@@ -3,7 +3,7 @@
 import numpy as np
 
 from fastnn import reference
-from fastnn._codes import BATCH_SIZE, CONVERGED, DIVERGED, MONITOR, SEEN, SHUFFLE, STOP
+from fastnn._codes import BATCH_COUNT, BATCH_SIZE, CONVERGED, DIVERGED, MONITOR, SEEN, SHUFFLE, STOP
 from fastnn._jit import jit
 from fastnn.kernels.dense import batch_loss_grad
 from fastnn.kernels.optim import optimizer_step
@@ -36,6 +36,7 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
         Xb = X_buf[: nb * n_in].reshape((nb, n_in))
         Yb = Y_buf[: nb * n_out].reshape((nb, n_out))
         swb = sw_buf[:nb]
+        scalars[BATCH_COUNT] += 1
         for r in range(nb):
             row = idx[start + r]
             for c in range(n_in):

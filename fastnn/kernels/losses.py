@@ -2,7 +2,14 @@
 
 import numpy as np
 
-from fastnn._codes import BINARY_LOG_LOSS, POISSON, SQUARED_ERROR
+from fastnn._codes import (
+    ABSOLUTE_ERROR,
+    BINARY_LOG_LOSS,
+    HUBER,
+    HUBER_DELTA,
+    POISSON,
+    SQUARED_ERROR,
+)
 from fastnn._jit import jit
 
 
@@ -36,6 +43,11 @@ def output_loss(A_out, Y, sw, loss):
                 term = (y - a) ** 2
             elif loss == POISSON:
                 term = _xlogy(y, y / a) - y + a
+            elif loss == HUBER:
+                r = abs(a - y)
+                term = 0.5 * r**2 if r <= HUBER_DELTA else HUBER_DELTA * (r - 0.5 * HUBER_DELTA)
+            elif loss == ABSOLUTE_ERROR:
+                term = abs(a - y)
             else:
                 p = min(max(a, eps), 1 - eps)
                 term = -_xlogy(y, p)
@@ -46,6 +58,22 @@ def output_loss(A_out, Y, sw, loss):
     if loss == SQUARED_ERROR:
         return 0.5 * total / m
     return total
+
+
+@jit
+def output_delta(A_out, Y, sw, loss, delta):
+    """Write into ``delta`` the weighted gradient of the loss with respect to the output
+    layer's ``Z``: the residual ``A - Y`` (clipped for Huber, its sign for absolute error)
+    times each sample's weight."""
+    n, m = A_out.shape
+    for i in range(n):
+        for j in range(m):
+            r = A_out[i, j] - Y[i, j]
+            if loss == HUBER:
+                r = min(max(r, -HUBER_DELTA), HUBER_DELTA)
+            elif loss == ABSOLUTE_ERROR:
+                r = np.sign(r)
+            delta[i, j] = r * sw[i]
 
 
 @jit
