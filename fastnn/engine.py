@@ -330,11 +330,16 @@ def fit_lbfgs(est, X, Y, sw):
     sw = np.ones(X.shape[0], dtype=dtype) if sw is None else np.ascontiguousarray(sw)
     scalars = np.zeros(C.N_SCALARS, dtype=np.float64)
     scalars[C.ALPHA] = est.alpha
+    start = theta.copy()
+    best = {"loss": np.inf, "x": None}  # the lowest finite loss seen, kept if lbfgs diverges
 
     def loss_and_grad(x):
         theta[:] = x
-        loss = engine.batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work)
-        return float(loss), grad.astype(np.float64)
+        with np.errstate(all="ignore"):  # overflow is reported as divergence below
+            loss = float(engine.batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work))
+        if loss < best["loss"]:
+            best["loss"], best["x"] = loss, x.copy()
+        return loss, grad.astype(np.float64)
 
     result = scipy.optimize.minimize(
         loss_and_grad,
@@ -344,7 +349,19 @@ def fit_lbfgs(est, X, Y, sw):
         options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
     )
     est.n_iter_ = min(result.nit, est.max_iter)
-    if result.status != 0:
+    theta[:] = result.x
+    est.loss_ = float(result.fun)
+    if not (np.isfinite(est.loss_) and np.all(np.isfinite(theta))):
+        theta[:] = start if best["x"] is None else best["x"]
+        est.loss_ = float(best["loss"]) if best["x"] is not None else float("nan")
+        warnings.warn(
+            f"Training diverged: lbfgs ended with a loss of {result.fun}. The weights with "
+            f"the lowest finite loss ({est.loss_}) were kept. Scale the input data, or try "
+            "a larger alpha.",
+            DivergenceWarning,
+            stacklevel=3,
+        )
+    elif result.status != 0:
         message = (
             f"lbfgs failed to converge after {est.n_iter_} iteration(s) "
             f"(status={result.status}):\n{result.message}\n"
@@ -355,8 +372,6 @@ def fit_lbfgs(est, X, Y, sw):
                 f"(max_iter={est.max_iter})."
             )
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
-    est.loss_ = float(result.fun)
-    theta[:] = result.x
     est.coefs_, est.intercepts_ = unpack(theta, sizes)
 
 
