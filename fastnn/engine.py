@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from fastnn import _codes as C
 from fastnn import kernels, reference
+from fastnn._blas import blas_threads_for
 from fastnn.layout import pack, unpack, work_size
 
 BACKENDS = {"numba": kernels, "numpy": reference}
@@ -127,47 +128,48 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
     per_call = 1
 
-    try:
-        est.n_iter_ = 0
-        while est.n_iter_ < est.max_iter:
-            n_epochs = min(per_call, est.max_iter - est.n_iter_)
-            rate = s[C.LR]
-            started = time.perf_counter()
-            # Overflow is detected and reported as divergence below, not as NumPy warnings.
-            with np.errstate(all="ignore"):
-                done = engine.run_epochs(
-                    X, Y, sw_train, idx, n_epochs, sizes, theta, grad, opt.state, s, codes,
-                    work, rng_state, losses,
-                )  # fmt: skip
-            elapsed = time.perf_counter() - started
-            if s[C.STOP] == C.DIVERGED:
-                _diverged(est, losses[done - 1], losses[: done - 1], s, X.shape[0])
-                break
-            _record_epochs(est, losses[:done], s)
-            if early_stopping:
-                _early_stopping_update(est, validation, theta, s)
-            if callbacks and _callbacks_stop(est, callbacks, s):
-                break
-            if est.verbose:
-                _report_stopping(est, s, rate, early_stopping)
-            if s[C.STOP] == C.CONVERGED:
-                break
-            if incremental:
-                break
-            if not one_at_a_time:
-                per_call = max(1, int(CALL_SECONDS * done / max(elapsed, 1e-9)))
-        else:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-    except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.", stacklevel=3)
-    finally:
-        _restore_rng(est._random_state, rng_state)
-        _store_stopping_state(est, s, early_stopping)
+    with blas_threads_for(sizes, int(s[C.BATCH_SIZE])):
+        try:
+            est.n_iter_ = 0
+            while est.n_iter_ < est.max_iter:
+                n_epochs = min(per_call, est.max_iter - est.n_iter_)
+                rate = s[C.LR]
+                started = time.perf_counter()
+                # Overflow is detected and reported as divergence below, not as NumPy warnings.
+                with np.errstate(all="ignore"):
+                    done = engine.run_epochs(
+                        X, Y, sw_train, idx, n_epochs, sizes, theta, grad, opt.state, s, codes,
+                        work, rng_state, losses,
+                    )  # fmt: skip
+                elapsed = time.perf_counter() - started
+                if s[C.STOP] == C.DIVERGED:
+                    _diverged(est, losses[done - 1], losses[: done - 1], s, X.shape[0])
+                    break
+                _record_epochs(est, losses[:done], s)
+                if early_stopping:
+                    _early_stopping_update(est, validation, theta, s)
+                if callbacks and _callbacks_stop(est, callbacks, s):
+                    break
+                if est.verbose:
+                    _report_stopping(est, s, rate, early_stopping)
+                if s[C.STOP] == C.CONVERGED:
+                    break
+                if incremental:
+                    break
+                if not one_at_a_time:
+                    per_call = max(1, int(CALL_SECONDS * done / max(elapsed, 1e-9)))
+            else:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
+                    "the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        finally:
+            _restore_rng(est._random_state, rng_state)
+            _store_stopping_state(est, s, early_stopping)
     if early_stopping:
         theta = est._best_theta
     est.coefs_, est.intercepts_ = unpack(theta.copy(), sizes)
@@ -341,13 +343,14 @@ def fit_lbfgs(est, X, Y, sw):
             best["loss"], best["x"] = loss, x.copy()
         return loss, grad.astype(np.float64)
 
-    result = scipy.optimize.minimize(
-        loss_and_grad,
-        theta.astype(np.float64),
-        method="L-BFGS-B",
-        jac=True,
-        options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
-    )
+    with blas_threads_for(sizes, X.shape[0]):
+        result = scipy.optimize.minimize(
+            loss_and_grad,
+            theta.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
+        )
     est.n_iter_ = min(result.nit, est.max_iter)
     theta[:] = result.x
     est.loss_ = float(result.fun)
