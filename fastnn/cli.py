@@ -1,11 +1,13 @@
-"""The ``fastnn`` command line: ``fastnn train`` and ``fastnn info``.
+"""The ``fastnn`` command line: ``fastnn train``, ``fastnn predict`` and ``fastnn info``.
 
 Each subcommand is one ``_add_<name>`` function that registers its options and sets
-``run`` to the function carrying it out, so a new subcommand (``predict``) or option
-(``--dropout``, ``--save``, ``--plot``) is added in one place. ``train`` is a pipeline of
-small steps: :func:`_load` the data, :func:`_split` it, fit the :func:`_scaling` on the
-train set, :func:`_fit` the model epoch by epoch and :func:`_report` the scores. It ends
-holding a :class:`Trained` model (network and scaling), ready to be saved or plotted.
+``run`` to the function carrying it out, so a new subcommand or option is added in one
+place. ``train`` is a pipeline of small steps: :func:`_load` the data, :func:`_split` it,
+fit the :func:`_scaling` on the train set, :func:`_fit` the model epoch by epoch and
+:func:`_report` the scores. It ends holding a :class:`Trained` model (network and
+scaling), which ``--save`` writes with :func:`fastnn.save` (the scaling in its ``extra``
+arrays) and ``--plot`` draws with :func:`fastnn.plot.plot_training`. ``predict`` reads
+such a file back as a :class:`Trained` model and predicts the rows of a CSV file.
 
 User errors (a missing file, an unknown dataset, a bad option) print one line starting
 with ``fastnn: error:`` to stderr and give exit status 2, never a traceback.
@@ -13,17 +15,19 @@ with ``fastnn: error:`` to stderr and give exit status 2, never a traceback.
 
 import argparse
 import contextlib
+import csv
 import math
 import os
 import platform
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import type_of_target
 
@@ -113,6 +117,7 @@ def build_parser():
     parser = _Parser(prog=PROG, description="Fast multi-layer perceptrons on the CPU.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_train(commands)
+    _add_predict(commands)
     _add_info(commands)
     return parser
 
@@ -200,10 +205,48 @@ def _add_train(commands):
         metavar="N",
         help="threads of the BLAS behind the matrix products (default: BLAS's own)",
     )
-    p.add_argument(
+    output = p.add_argument_group("output")
+    output.add_argument(
+        "--save",
+        metavar="FILE",
+        help="write the trained model and its feature scaling to FILE (.npz), for 'fastnn predict'",
+    )
+    plot = output.add_mutually_exclusive_group()
+    plot.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write a PNG of the training curves (and, for 2-feature classification, the "
+        "decision regions) to FILE; needs matplotlib. Default: fastnn-NAME.png in the "
+        "current directory for 2-feature classification when matplotlib is installed",
+    )
+    plot.add_argument("--no-plot", action="store_true", help="write no plot")
+    output.add_argument(
         "--quiet", action="store_true", help="no progress bar (off anyway if not a terminal)"
     )
     p.set_defaults(run=_train_command)
+
+
+def _add_predict(commands):
+    p = commands.add_parser(
+        "predict",
+        help="predict the rows of a CSV file with a model saved by 'train --save'",
+        description=(
+            "Read a model file written by 'fastnn train --save' (or fastnn.save), scale "
+            "the features of each CSV row as in training, and write one prediction per "
+            "row as a CSV column headed 'prediction'. If the model was trained on a CSV "
+            "file, its feature columns are found by name; otherwise every column but "
+            "--target is a feature, in order."
+        ),
+    )
+    p.add_argument("--model", required=True, metavar="FILE", help="the saved model (.npz)")
+    p.add_argument("--csv", required=True, metavar="FILE", help="a CSV file with a header row")
+    p.add_argument(
+        "--target", metavar="COL", help="a column to leave out (the target), by name or index"
+    )
+    p.add_argument(
+        "--output", metavar="FILE", help="write the predictions to FILE (default: stdout)"
+    )
+    p.set_defaults(run=_predict_command)
 
 
 def _add_info(commands):
@@ -244,12 +287,16 @@ def main(argv=None):
 
 @dataclass
 class Dataset:
-    """The data of one run, its name, and whether its targets are class labels."""
+    """The data of one run, its name, and whether its targets are class labels.
+
+    A CSV file also gives the names of its feature columns.
+    """
 
     name: str
     X: np.ndarray
     y: np.ndarray
     classification: bool
+    feature_names: list = None
 
 
 @dataclass
@@ -265,15 +312,22 @@ class Split:
 
 @dataclass
 class Trained:
-    """A network with the scaling fitted on its train set: what ``--save`` would store.
+    """A network with the scaling fitted on its train set: what ``--save`` stores.
 
     :meth:`predict` and :meth:`score` take raw features, and targets on their own scale.
+    ``scaler`` is ``None`` for a model saved from Python without scaling.
+    ``feature_names`` are the CSV columns the network was trained on, if any.
     """
 
     model: object
-    scaler: StandardScaler
+    scaler: StandardScaler = None
     y_mean: float = 0.0
     y_scale: float = 1.0
+    feature_names: list = None
+
+    def transform(self, X):
+        """Features standardised as in training."""
+        return X if self.scaler is None else self.scaler.transform(X)
 
     def scale_target(self, y):
         """Regression targets standardised as in training; class labels unchanged."""
@@ -283,38 +337,92 @@ class Trained:
 
     def predict(self, X):
         """Class labels, or targets on their original scale, for raw features ``X``."""
-        out = self.model.predict(self.scaler.transform(X))
+        out = self.model.predict(self.transform(X))
         if is_classifier(self.model):
             return out
         return out * self.y_scale + self.y_mean
 
     def score(self, X, y):
         """Accuracy, or R² (which standardising the target leaves unchanged)."""
-        return self.model.score(self.scaler.transform(X), self.scale_target(y))
+        return self.model.score(self.transform(X), self.scale_target(y))
+
+    def save(self, path, seed):
+        """Write the network with its scaling in the file's ``extra`` arrays.
+
+        ``seed`` replaces the network's ``RandomState`` in its saved parameters.
+        """
+        from fastnn.io import save
+
+        extra = {"target_mean": self.y_mean, "target_scale": self.y_scale}
+        if self.scaler is not None:
+            extra.update(feature_mean=self.scaler.mean_, feature_scale=self.scaler.scale_)
+        if self.feature_names is not None:
+            extra["feature_names"] = np.array(self.feature_names, dtype=str)
+        save(self.model.set_params(random_state=seed), path, extra=extra)
+
+    @classmethod
+    def load(cls, path):
+        """Read what :meth:`save` wrote (or a bare model saved by :func:`fastnn.save`)."""
+        from fastnn.io import load_with_extra
+
+        model, extra = load_with_extra(path)
+        scaler = None
+        if "feature_mean" in extra:
+            scaler = StandardScaler()
+            # The fitted state StandardScaler.transform reads: (X - mean_) / scale_.
+            scaler.mean_, scaler.scale_ = extra["feature_mean"], extra["feature_scale"]
+            scaler.var_ = scaler.scale_**2
+            scaler.n_features_in_ = scaler.mean_.shape[0]
+        names = extra.get("feature_names")
+        return cls(
+            model,
+            scaler,
+            float(extra.get("target_mean", 0.0)),
+            float(extra.get("target_scale", 1.0)),
+            None if names is None else names.tolist(),
+        )
 
 
 @dataclass
 class Timing:
-    """Seconds spent training, split into the first epoch and the others."""
+    """Seconds spent training, split into the first epoch and the others; and the
+    validation score after each epoch, with ``--validation-fraction``."""
 
     epochs: int  # epochs run (iterations for lbfgs)
     first: float  # first epoch, or lbfgs's one-iteration warm-up fit: includes compilation
     rest: float  # every other epoch, or lbfgs's real fit
     n_samples: int  # samples per epoch
     interrupted: bool = False
+    validation_scores: list = field(default_factory=list)
 
 
 def _train_command(args):
+    for path in (args.save, args.plot):
+        _check_directory(path)
     data = _load(args)
     split = _split(data, args)
     trained = Trained(_model(args, data.classification), *_scaling(data, split))
+    trained.feature_names = data.feature_names
     print(_describe(data, split, trained.model, args))
     X_train = trained.scaler.transform(split.X_train)
     y_train = trained.scale_target(split.y_train)
     timing = _fit(trained.model, X_train, y_train, np.unique(data.y), args)
     _report(trained, split, timing)
-    # Here --save and --plot will take ``trained`` (and ``split`` for the plot).
+    if timing.epochs:
+        _save(trained, args)
+        _plot(trained, data, timing, args)
     return EXIT_INTERRUPTED if timing.interrupted else 0
+
+
+def _check_directory(path):
+    """Fail before training, not after it, if ``path`` cannot be written to."""
+    if path is None:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"cannot write {path}: no directory {directory}")
+    if os.path.isdir(path):
+        raise UsageError(f"cannot write {path}: it is a directory")
 
 
 def _load(args):
@@ -322,22 +430,33 @@ def _load(args):
         if args.target is not None:
             raise UsageError("--target goes with --csv; built-in datasets have their own")
         X, y = datasets.load(args.dataset, args.n_samples, args.noise, random_state=args.seed)
-        name, classification = args.dataset, datasets.is_classification(args.dataset)
+        data = Dataset(args.dataset, X, y, datasets.is_classification(args.dataset))
     else:
-        if args.target is None:
-            raise UsageError("--csv needs --target COL, the column to predict")
-        if args.n_samples is not None or args.noise is not None:
-            raise UsageError("--n-samples and --noise apply to generated datasets, not --csv")
-        X, y = datasets.load_csv(args.csv, args.target)
-        name = os.path.basename(args.csv)
-        classification = y.dtype.kind in "USO" or type_of_target(y) in ("binary", "multiclass")
+        data = _load_csv(args)
     if args.task != "auto":
-        classification = args.task == "classification"
-    if not classification and y.dtype.kind not in "iuf":
-        raise UsageError(f"--task regression needs numeric targets; {name} has labels")
-    if classification and np.unique(y).shape[0] < 2:
-        raise UsageError(f"{name}: classification needs at least two classes")
-    return Dataset(name, X, y, classification)
+        data.classification = args.task == "classification"
+    if not data.classification and data.y.dtype.kind not in "iuf":
+        raise UsageError(f"--task regression needs numeric targets; {data.name} has labels")
+    if data.classification and np.unique(data.y).shape[0] < 2:
+        raise UsageError(f"{data.name}: classification needs at least two classes")
+    return data
+
+
+def _load_csv(args):
+    if args.target is None:
+        raise UsageError("--csv needs --target COL, the column to predict")
+    if args.n_samples is not None or args.noise is not None:
+        raise UsageError("--n-samples and --noise apply to generated datasets, not --csv")
+    X, y = datasets.load_csv(args.csv, args.target)
+    header = _csv_rows(args.csv)[0][1]
+    j = datasets._target_index(header, args.target, args.csv)
+    return Dataset(
+        name=os.path.basename(args.csv),
+        X=X,
+        y=y,
+        classification=y.dtype.kind in "USO" or type_of_target(y) in ("binary", "multiclass"),
+        feature_names=[column for k, column in enumerate(header) if k != j],
+    )
 
 
 def _holdout(X, y, fraction, classification, seed):
@@ -473,7 +592,8 @@ def _fit_epochs(model, X, y, classes, args, caught):
                 raise KeyboardInterrupt
             postfix = {"loss": f"{model.loss_:.4f}"}
             if holdout is not None:
-                postfix["val"] = f"{model.score(X_val, y_val):.4f}"
+                timing.validation_scores.append(model.score(X_val, y_val))
+                postfix["val"] = f"{timing.validation_scores[-1]:.4f}"
             bar.set_postfix(postfix, refresh=False)
     except KeyboardInterrupt:
         timing.interrupted = True
@@ -512,6 +632,134 @@ def _speed(timing, model):
         f"time: {first}; then {per * 1e3:.3g} ms/{unit} over {steady} {unit}s, "
         f"{timing.n_samples / per:,.0f} samples/s"
     )
+
+
+def _save(trained, args):
+    if args.save is None:
+        return
+    trained.save(args.save, args.seed)
+    print(f"model: wrote {args.save} (fastnn predict --model {args.save} --csv FILE)")
+
+
+def _plot(trained, data, timing, args):
+    """Write ``--plot``, or by default the decision regions of 2-feature classification.
+
+    The default (``fastnn-NAME.png`` in the current directory) is written only when it
+    is cheap and telling: a classifier on two features, with matplotlib installed;
+    without matplotlib, a hint says how to get the picture.
+    """
+    from fastnn.plot import PLOT_EXTRA, has_matplotlib, plot_training
+
+    path = args.plot
+    if args.no_plot:
+        return
+    if path is None:
+        if not (data.classification and data.X.shape[1] == 2):
+            return
+        if not has_matplotlib():
+            print(f"plot: {PLOT_EXTRA} to get a picture of the decision regions (--plot FILE)")
+            return
+        path = f"fastnn-{os.path.splitext(data.name)[0]}.png"
+    hidden = ",".join(map(str, args.hidden))
+    try:
+        plot_training(
+            make_pipeline(trained.scaler, trained.model),
+            data.X,
+            data.y,
+            path,
+            validation_scores=timing.validation_scores or None,
+            feature_names=data.feature_names,
+            title=f"{data.name}: hidden={hidden} activation={args.activation} solver={args.solver}",
+        )
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"plot: wrote {path}")
+
+
+# --- predict -------------------------------------------------------------------------
+
+
+def _predict_command(args):
+    _check_directory(args.output)
+    trained = Trained.load(args.model)
+    X = _read_features(args.csv, args.target, trained)
+    with warnings.catch_warnings():
+        # A model fitted on a DataFrame (fastnn.save from Python) knows its column
+        # names; the columns were matched by name above, so the warning says nothing.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        predictions = np.asarray(trained.predict(X))
+    _write_predictions(predictions, args.output)
+    if args.output is not None:
+        print(f"predictions: wrote {predictions.shape[0]} rows to {args.output}")
+
+
+def _csv_rows(path):
+    """``(line number, stripped fields)`` of each non-blank row, the header first."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"CSV file not found: {path}")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        rows = [
+            (reader.line_num, [cell.strip() for cell in row])
+            for row in reader
+            if any(cell.strip() for cell in row)
+        ]
+    if not rows:
+        raise ValueError(f"{path} is empty: expected a header row and data rows.")
+    return rows
+
+
+def _read_features(path, target, trained):
+    """The feature matrix of a CSV file, in the columns the network was trained on."""
+    rows = _csv_rows(path)
+    header, data = rows[0][1], rows[1:]
+    if not data:
+        raise ValueError(f"{path} has a header row but no data rows.")
+    for line, row in data:
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}."
+            )
+    left_out = () if target is None else (datasets._target_index(header, target, path),)
+    names = trained.feature_names
+    if names is None and hasattr(trained.model, "feature_names_in_"):
+        names = trained.model.feature_names_in_.tolist()
+    n = trained.model.n_features_in_
+    if names is not None:
+        missing = [name for name in names if name not in header]
+        if missing:
+            raise UsageError(
+                f"{path} lacks the model's feature columns {missing}; "
+                f"its columns are: {', '.join(header)}"
+            )
+        columns = [header.index(name) for name in names]
+    else:
+        columns = [k for k in range(len(header)) if k not in left_out]
+        if len(columns) != n:
+            hint = "" if target is not None else "; --target COL leaves out the target column"
+            raise UsageError(
+                f"the model takes {n} features; {path} has {len(columns)} columns to use "
+                f"({', '.join(header[k] for k in columns)}){hint}"
+            )
+    X = datasets._features([[row[k] for k in columns] for _, row in data])
+    if X is None or not np.isfinite(X).all():
+        datasets._raise_bad_feature(data, header, columns, path)
+    return X
+
+
+def _write_predictions(predictions, output):
+    """One CSV column ``prediction`` (``prediction_0``, ... for several outputs)."""
+    rows = predictions.reshape(predictions.shape[0], -1).tolist()
+    if predictions.ndim == 1:
+        header = ["prediction"]
+    else:
+        header = [f"prediction_{k}" for k in range(predictions.shape[1])]
+    target = contextlib.nullcontext(sys.stdout) if output is None else open(output, "w", newline="")
+    with target as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 # --- info ----------------------------------------------------------------------------

@@ -60,6 +60,7 @@ def plot_training(
     path,
     *,
     validation_scores=None,
+    feature_names=None,
     title=None,
     figsize=None,
     dpi=100,
@@ -87,6 +88,9 @@ def plot_training(
     validation_scores : sequence of float, default=None
         The validation score after each epoch; ``None`` takes the network's
         ``validation_scores_`` (set by ``early_stopping=True``), if any.
+    feature_names : sequence of str, default=None
+        Labels of the two axes of the regions; ``None`` takes the model's
+        ``feature_names_in_`` if it has them, else ``'feature 0'`` and ``'feature 1'``.
     title : str, default=None
         A title above the panels.
     figsize : (float, float), default=None
@@ -117,7 +121,9 @@ def plot_training(
     FigureCanvasAgg(fig)
     if regions:
         region_ax, curve_ax = fig.subplots(1, 2, width_ratios=(1, 1.15))
-        _plot_regions(region_ax, model, network, X, y, resolution)
+        if feature_names is None:
+            feature_names = getattr(model, "feature_names_in_", ["feature 0", "feature 1"])
+        _plot_regions(region_ax, model, network, X, y, resolution, feature_names)
     else:
         curve_ax = fig.subplots()
     if validation_scores is None:
@@ -135,7 +141,7 @@ def _draws_regions(network, X, y):
     return is_classifier(network) and X.ndim == 2 and X.shape[1] == 2 and y.ndim == 1
 
 
-def _plot_regions(ax, model, network, X, y, resolution):
+def _plot_regions(ax, model, network, X, y, resolution, names):
     margin = 0.1 * np.ptp(X, axis=0) + 1e-9
     low, high = X.min(axis=0) - margin, X.max(axis=0) + margin
     xx, yy = np.meshgrid(
@@ -161,7 +167,6 @@ def _plot_regions(ax, model, network, X, y, resolution):
             linewidths=0.3,
             label=str(label),
         )
-    names = getattr(network, "feature_names_in_", ["feature 0", "feature 1"])
     ax.set(xlabel=str(names[0]), ylabel=str(names[1]), title="decision regions")
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])
@@ -205,7 +210,15 @@ def _plot_curves(ax, network, validation_scores):
         )
         score_ax.set_ylabel(f"validation {what}")
     ax.grid(alpha=0.3)
-    ax.legend(lines, [line.get_label() for line in lines], loc="best")
+    # Below the axes: inside, it would hide a curve of one axis or the other.
+    ax.legend(
+        lines,
+        [line.get_label() for line in lines],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncols=len(lines),
+        frameon=False,
+    )
 
 
 def _has_values(curve):

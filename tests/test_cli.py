@@ -1,5 +1,6 @@
 """The ``fastnn`` command, run in-process through ``main`` (and once as ``python -m``)."""
 
+import csv
 import re
 import subprocess
 import sys
@@ -7,8 +8,15 @@ import sys
 import numpy as np
 import pytest
 
+import fastnn
 from fastnn import datasets
-from fastnn.cli import main
+from fastnn.cli import Trained, main
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Run each command in a fresh directory: ``train`` may write its default plot there."""
+    monkeypatch.chdir(tmp_path)
 
 
 def _run(capsys, *argv):
@@ -192,9 +200,9 @@ def test_info(capsys):
     assert "numba cache dir:" in out
 
 
-def test_python_dash_m():
+def test_python_dash_m(tmp_path):
     argv = [sys.executable, "-m", "fastnn", "train", "--dataset", "xor", "--epochs", "5"]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "test accuracy:" in result.stdout
     assert "Traceback" not in result.stderr
@@ -207,3 +215,170 @@ def test_blas_threads_changes_speed_not_results(capsys):
     assert status == 0, err
     assert "blas_threads=1" in limited
     assert _score(limited, "final loss") == _score(plain, "final loss")
+
+
+# --- --save, --plot and predict -------------------------------------------------------
+
+
+def _read_predictions(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["prediction"]
+    return [row[0] for row in rows[1:]]
+
+
+def _moons_csv(path, labels=("left", "right"), header="x1,x2,label"):
+    X, y = datasets.load("moons", n_samples=200)
+    return _write_csv(path, X, np.array(labels)[y], header), X, np.array(labels)[y]
+
+
+def test_save_then_predict_string_labels(capsys, tmp_path):
+    path, X, labels = _moons_csv(tmp_path / "moons.csv")
+    argv = ["train", "--csv", str(path), "--target", "label", "--epochs", "20", "--no-plot"]
+    status, out, err = _run(capsys, *argv, "--save", "model.npz")
+    assert status == 0, err
+    assert "model: wrote model.npz" in out
+    status, out, err = _run(
+        capsys, "predict", "--model", "model.npz", "--csv", str(path), "--output", "preds.csv"
+    )
+    assert status == 0, err
+    assert out == "predictions: wrote 200 rows to preds.csv\n"
+    got = _read_predictions("preds.csv")
+    expected = Trained.load("model.npz").predict(X).tolist()
+    assert got == expected
+    assert set(got) <= {"left", "right"}
+    assert np.mean(np.array(got) == labels) > 0.7
+
+
+def test_predict_finds_columns_by_name(capsys, tmp_path):
+    path, X, _ = _moons_csv(tmp_path / "moons.csv")
+    argv = ["train", "--csv", str(path), "--target", "label", "--epochs", "5", "--no-plot"]
+    assert _run(capsys, *argv, "--save", "model.npz")[0] == 0
+    # The same data with its columns in another order, an extra column and no target.
+    lines = ["id,x2,x1"] + [f"{i},{b!r},{a!r}" for i, (a, b) in enumerate(X.tolist())]
+    (tmp_path / "shuffled.csv").write_text("\n".join(lines) + "\n")
+    status, out, err = _run(capsys, "predict", "--model", "model.npz", "--csv", "shuffled.csv")
+    assert status == 0, err
+    got = out.splitlines()
+    expected = ["prediction", *Trained.load("model.npz").predict(X).tolist()]
+    assert got == expected
+
+
+def test_save_then_predict_regression_on_target_scale(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = 50 + 10 * (X[:, 0] - 2 * X[:, 1])
+    path = _write_csv(tmp_path / "reg.csv", X, y.tolist(), "a,b,t")
+    argv = ["train", "--csv", str(path), "--target", "t", "--epochs", "50", "--lr", "0.01"]
+    assert _run(capsys, *argv, "--save", "model.npz")[0] == 0
+    status, out, err = _run(capsys, "predict", "--model", "model.npz", "--csv", str(path))
+    assert status == 0, err
+    got = np.array(out.splitlines()[1:], dtype=float)
+    expected = Trained.load("model.npz").predict(X)
+    np.testing.assert_array_equal(got, expected)
+    assert 1 - np.var(got - y) / np.var(y) > 0.5  # predictions on y's scale, not standardised
+
+
+def test_save_of_a_builtin_dataset_needs_target_to_drop(capsys, tmp_path):
+    status, _, err = _run(capsys, "train", "--dataset", "iris", "--epochs", "5", "--save", "m.npz")
+    assert status == 0, err
+    X, y = datasets.load("iris")
+    lines = ["a,b,species,c,d"] + [f"{r[0]},{r[1]},{t},{r[2]},{r[3]}" for r, t in zip(X, y)]
+    (tmp_path / "iris.csv").write_text("\n".join(lines) + "\n")
+    status, _, err = _run(capsys, "predict", "--model", "m.npz", "--csv", "iris.csv")
+    assert status == 2
+    assert "the model takes 4 features; iris.csv has 5 columns" in err
+    assert "--target COL" in err
+    argv = ["predict", "--model", "m.npz", "--csv", "iris.csv", "--target", "species"]
+    status, out, err = _run(capsys, *argv, "--output", "p.csv")
+    assert status == 0, err
+    got = np.array(_read_predictions("p.csv"), dtype=int)
+    expected = Trained.load("m.npz").predict(X)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_saved_model_records_the_seed_and_scaling(capsys, tmp_path):
+    argv = ["train", "--dataset", "blobs", "--epochs", "3", "--seed", "4", "--save", "m.npz"]
+    assert _run(capsys, *argv)[0] == 0
+    model, extra = fastnn.io.load_with_extra("m.npz")
+    assert model.get_params()["random_state"] == 4
+    assert sorted(extra) == ["feature_mean", "feature_scale", "target_mean", "target_scale"]
+    assert extra["feature_mean"].shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "--model", "m.npz"], "the following arguments are required: --csv"),
+        (["predict", "--model", "absent.npz", "--csv", "d.csv"], "Model file not found"),
+        (["predict", "--model", "d.csv", "--csv", "d.csv"], "not a fastnn model file"),
+        (["predict", "--model", "m.npz", "--csv", "absent.csv"], "CSV file not found"),
+        (["predict", "--model", "m.npz", "--csv", "d.csv", "--target", "z"], "no column 'z'"),
+        (["predict", "--model", "m.npz", "--csv", "bad.csv"], "column 'x2' has the value 'oops'"),
+        (["predict", "--model", "m.npz", "--csv", "other.csv"], "lacks the model's feature"),
+        (["predict", "--model", "m.npz", "--csv", "d.csv", "--output", "no/p.csv"], "no dir"),
+        (["train", "--dataset", "xor", "--save", "no/m.npz"], "cannot write no/m.npz"),
+        (["train", "--dataset", "xor", "--plot", "no/p.png"], "cannot write no/p.png"),
+        (["train", "--dataset", "xor", "--plot", "p.png", "--no-plot"], "not allowed with"),
+    ],
+)
+def test_save_and_predict_errors(capsys, tmp_path, argv, message):
+    _moons_csv(tmp_path / "d.csv")
+    (tmp_path / "bad.csv").write_text("x1,x2,label\n1,oops,left\n")
+    (tmp_path / "other.csv").write_text("u,v\n1,2\n")
+    fastnn.save(fastnn.MLPClassifier((2,), max_iter=1).fit([[0, 0], [1, 1]], [0, 1]), "m.npz")
+    Trained(fastnn.load("m.npz"), feature_names=["x1", "x2"]).save("m.npz", seed=0)
+    status, out, err = _run(capsys, *argv)
+    assert status == 2
+    assert err.startswith("fastnn: error:")
+    assert len(err.splitlines()) == 1
+    assert message in err
+    assert out == ""  # train checks where it will write before training
+
+
+def test_plot_option(capsys, tmp_path):
+    argv = ["train", "--dataset", "circles", "--n-samples", "200", "--epochs", "5"]
+    status, out, err = _run(capsys, *argv, "--validation-fraction", "0.2", "--plot", "c.png")
+    assert status == 0, err
+    assert "plot: wrote c.png" in out
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+    assert not (tmp_path / "fastnn-circles.png").exists()
+
+
+def test_plot_of_regression_curves(capsys, tmp_path):
+    argv = ["train", "--dataset", "diabetes", "--epochs", "5", "--plot", "curves.png"]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0, err
+    assert "plot: wrote curves.png" in out
+    assert (tmp_path / "curves.png").exists()
+
+
+def test_default_plot_for_two_feature_classification(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    argv = ["train", "--dataset", "moons", "--n-samples", "200", "--epochs", "3"]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0, err
+    assert "plot: wrote fastnn-moons.png" in out
+    assert (tmp_path / "fastnn-moons.png").exists()
+    status, out, _ = _run(capsys, *argv, "--no-plot")
+    assert "plot:" not in out
+    status, out, _ = _run(capsys, "train", "--dataset", "iris", "--epochs", "3")
+    assert "plot:" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fastnn-moons.png"]
+
+
+def test_without_matplotlib_a_hint_or_an_error(capsys, tmp_path, monkeypatch):
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    argv = ["train", "--dataset", "xor", "--epochs", "2"]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0, err
+    assert "plot: pip install 'fastnn[plot]' to get a picture" in out
+    status, out, err = _run(capsys, *argv, "--plot", "x.png")
+    assert status == 2
+    expected = (
+        "fastnn: error: Plotting needs matplotlib, an optional dependency of fastnn: "
+        "pip install 'fastnn[plot]'\n"
+    )
+    assert err == expected
+    assert not list(tmp_path.iterdir())
