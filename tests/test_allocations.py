@@ -1,0 +1,76 @@
+"""The numba engine allocates nothing per mini-batch or per epoch.
+
+Numba's runtime counts its allocations when ``NUMBA_NRT_STATS=1`` is set before Numba is
+imported, so the count is taken in a fresh process. Training for more epochs must not
+allocate more.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    from numba.core.runtime import rtsys
+    from fastnn import kernels, layout, _codes as C
+
+    def epochs(n_epochs, n_samples=300, batch_size=16, solver=C.ADAM, dropout=0.0):
+        rng = np.random.RandomState(0)
+        sizes = np.array([3, 8, 5, 2], dtype=np.int64)
+        X = rng.randn(n_samples, 3)
+        Y = np.eye(2)[rng.randint(0, 2, n_samples)]
+        sw = np.ones(n_samples)
+        theta = rng.randn(layout.n_params(sizes)) * 0.3
+        grad = np.zeros_like(theta)
+        state = np.zeros((C.MOMENTS[solver] + 1) * theta.size)
+        s = np.zeros(C.N_SCALARS + 2)
+        s[C.LR] = s[C.LR_INIT] = s[C.RATE] = 0.01
+        s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = 0.9, 0.999, 1e-8
+        s[C.BATCH_SIZE], s[C.SHUFFLE], s[C.MONITOR] = batch_size, 1, 1
+        s[C.BEST], s[C.N_ITER_NO_CHANGE] = np.inf, 1e9
+        s[C.DROPOUT], s[C.DROPOUT + 1] = dropout, dropout
+        codes = np.array([C.TANH, C.LOG_LOSS, solver], dtype=np.int64)
+        work = np.zeros(layout.work_size(sizes, batch_size))
+        rng_state = np.zeros(625, dtype=np.uint32)
+        rng_state[:624] = np.random.RandomState(1).get_state()[1]
+        rng_state[624] = 624
+        idx = np.arange(n_samples, dtype=np.int64)
+        losses = np.zeros(n_epochs)
+        before = rtsys.get_allocation_stats().alloc
+        kernels.run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, s, codes, work,
+                           rng_state, losses)
+        return rtsys.get_allocation_stats().alloc - before
+
+    # The runtime (and its counters) starts at the first compiled call.
+    kernels.penalty(np.zeros(1), np.array([1, 1], dtype=np.int64), 0.0, 1.0)
+    result = {}
+    for solver in (C.SGD, C.ADAM, C.RMSPROP, C.ADAMW):
+        for dropout in (0.0, 0.2):
+            epochs(1, solver=solver, dropout=dropout)  # compile outside the count
+            result[f"{solver}-{dropout}"] = [
+                epochs(n, solver=solver, dropout=dropout) for n in (1, 10)
+            ]
+    print(json.dumps(result))
+    """
+)
+
+
+N_ARRAY_ARGUMENTS = 13
+
+
+def test_run_epochs_allocates_nothing_per_epoch():
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True
+    )
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    for case, (one_epoch, ten_epochs) in counts.items():
+        # 300 samples in batches of 16: 19 batches per epoch, 190 over ten epochs. The
+        # count must not grow with them. What a call does allocate is the runtime's
+        # wrapper (a MemInfo, no data) around each of its 13 array arguments.
+        assert ten_epochs == one_epoch, case
+        assert one_epoch <= N_ARRAY_ARGUMENTS, case
