@@ -104,6 +104,41 @@ def test_early_stopping_attributes(tmp_path):
     _assert_same_model(got, expected, X)
 
 
+def _never_stop(model, info):
+    return False
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"class_weight": {"left": 1.0, "right": 3.0}},
+        {"class_weight": "balanced", "dropout": [0.2], "solver": "adamw"},
+        {"solver": "rmsprop", "activation": "leaky_relu", "early_stopping": True},
+        {"callbacks": [_never_stop], "learning_rate": "cosine", "solver": "sgd"},
+    ],
+    ids=["class_weight", "dropout", "validation_loss", "callbacks"],
+)
+def test_fastnn_parameters_round_trip(tmp_path, params):
+    X, y = load("binary")
+    labels = np.array(["left", "right"])[y]
+    expected = MLPClassifier((5,), max_iter=5, random_state=0, **params).fit(X, labels)
+    fastnn.save(expected, tmp_path / "model.npz")
+    got = fastnn.load(tmp_path / "model.npz")
+    if "callbacks" in params:  # code is not saved: callbacks come back as None
+        assert got.callbacks is None
+        expected.set_params(callbacks=None)
+    _assert_same_model(got, expected, X)
+
+
+@pytest.mark.parametrize("loss", ["huber", "absolute_error"])
+def test_regression_losses_round_trip(tmp_path, loss):
+    X, y = load("regression")
+    expected = MLPRegressor(loss=loss, hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    expected.fit(X, y)
+    fastnn.save(expected, tmp_path / "model.npz")
+    _assert_same_model(fastnn.load(tmp_path / "model.npz"), expected, X)
+
+
 def test_training_continues_after_load(tmp_path):
     model, X = _fitted("binary")
     fastnn.save(model, tmp_path / "model.npz")
