@@ -1,0 +1,66 @@
+"""Collects each benchmark's per-epoch time and prints the comparison table at the end:
+fastnn's speed-up over every peer, the GFLOP/s it reaches beside ``np.dot``'s on the
+widest layer (measured in the same process), and the compile latency."""
+
+import os
+import platform
+
+import pytest
+
+# (workload, implementation) -> seconds per epoch (best round)
+RESULTS = {}
+# workload -> (fastnn numba GFLOP/s by dtype, np.dot GFLOP/s by dtype)
+FLOPS = {}
+# "cold" / "warm" -> seconds beyond importing numpy, numba and scikit-learn
+COMPILE = {}
+
+
+@pytest.fixture
+def results():
+    return RESULTS, FLOPS, COMPILE
+
+
+def _ratio(a, b):
+    return f"{b / a:.1f}x" if a and b else "-"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not (RESULTS or COMPILE):
+        return
+    write = terminalreporter.write_line
+    write("")
+    write(f"fastnn benchmark summary ({platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores)")  # fmt: skip
+    from peers import HAVE_TORCH
+
+    if not HAVE_TORCH:
+        write("PyTorch is not installed: no torch rows (pip install '.[bench]' adds them).")
+    from workloads import WORKLOADS
+
+    workloads = [w for w in WORKLOADS if any(key[0] == w for key in RESULTS)]
+    header = (
+        f"{'workload':<16}{'numba f64 ms':>13}{'numba f32 ms':>13}{'vs numpy f64':>13}"
+        f"{'vs numpy f32':>13}{'vs sklearn':>11}{'vs torch':>10}{'GF/s f64':>10}"
+        f"{'dot f64':>9}{'GF/s f32':>10}{'dot f32':>9}"
+    )
+    write(header)
+    for w in workloads:
+        t = {impl: RESULTS.get((w, impl)) for impl in (
+            "fastnn-numba-float64", "fastnn-numba-float32", "fastnn-numpy-float64",
+            "fastnn-numpy-float32", "sklearn", "torch-float32")}  # fmt: skip
+        f64, f32 = t["fastnn-numba-float64"], t["fastnn-numba-float32"]
+        best = min(x for x in (f64, f32) if x) if (f64 or f32) else None
+        gf, dot = FLOPS.get(w, ({}, {}))
+        write(
+            f"{w:<16}{(f64 or 0) * 1e3:>13.3f}{(f32 or 0) * 1e3:>13.3f}"
+            f"{_ratio(f64, t['fastnn-numpy-float64']):>13}"
+            f"{_ratio(f32, t['fastnn-numpy-float32']):>13}{_ratio(best, t['sklearn']):>11}"
+            f"{_ratio(best, t['torch-float32']):>10}"
+            f"{gf.get('float64', 0):>10.1f}{dot.get('float64', 0):>9.1f}"
+            f"{gf.get('float32', 0):>10.1f}{dot.get('float32', 0):>9.1f}"
+        )
+    write("vs X: X's time per epoch over fastnn numba's (same dtype for numpy; fastnn's "
+          "faster dtype for sklearn (float64) and torch (float32)).")  # fmt: skip
+    for kind, seconds in sorted(COMPILE.items()):
+        write(f"first fit in a new process, {kind} Numba cache: {seconds:.2f} s beyond "
+              "importing numpy, numba and scikit-learn")  # fmt: skip

@@ -1,0 +1,111 @@
+"""Fit speed of fastnn's engines and its peers, one benchmark group per workload.
+
+Run with ``pytest benchmarks --benchmark-only``; a summary table follows the run (see
+``conftest.py``). Every fit runs a fixed number of epochs (``tol=0``); a warm-up fit keeps
+Numba's compilation out of the timings, and ``test_compile_latency`` measures it apart.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import pytest
+from peers import IMPLEMENTATIONS
+from sklearn.exceptions import ConvergenceWarning
+from workloads import PEER_EPOCHS, WORKLOADS, flops_per_epoch, load, params, widest_product
+
+
+def _epochs(workload, impl):
+    if impl.startswith("fastnn-numba"):
+        return WORKLOADS[workload][3]
+    return PEER_EPOCHS.get(workload, WORKLOADS[workload][3])
+
+
+def _dot_gflops(a_shape, b_shape, dtype):
+    """GFLOP/s of NumPy's ``np.dot`` (BLAS) on one product of these shapes."""
+    rng = np.random.RandomState(0)
+    a, b = rng.rand(*a_shape).astype(dtype), rng.rand(*b_shape).astype(dtype)
+    out = np.empty((a_shape[0], b_shape[1]), dtype=dtype)
+    np.dot(a, b, out=out)
+    repeats = max(3, int(2e8 / (2 * a_shape[0] * a_shape[1] * b_shape[1])))
+    best = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            np.dot(a, b, out=out)
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1] / best / 1e9
+
+
+@pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
+@pytest.mark.parametrize("workload", list(WORKLOADS))
+def test_fit(benchmark, results, workload, impl):
+    RESULTS, FLOPS, _ = results
+    X, y = load(WORKLOADS[workload][0])
+    epochs = _epochs(workload, impl)
+    p = params(workload, epochs)
+    make = IMPLEMENTATIONS[impl]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        make(params(workload, 1)).fit(X, y)  # warm-up: compile or load Numba's cache
+        benchmark.group = (
+            f"{workload}|{'-'.join(map(str, p['hidden_layer_sizes']))}|bs{p['batch_size']}"
+        )
+        benchmark.extra_info["epochs"] = epochs
+        model = benchmark.pedantic(lambda: make(p).fit(X, y), rounds=3, iterations=1)
+    assert model.n_iter_ == epochs
+    if benchmark.stats is None:  # --benchmark-disable: ran once, untimed
+        return
+    per_epoch = benchmark.stats.stats.min / epochs
+    RESULTS[(workload, impl)] = per_epoch
+    if impl.startswith("fastnn-numba"):
+        dtype = impl.rsplit("-", 1)[1]
+        n_out = len(np.unique(y)) if len(np.unique(y)) > 2 else 1
+        layers = p["hidden_layer_sizes"]
+        gf, dot = FLOPS.setdefault(workload, ({}, {}))
+        gf[dtype] = flops_per_epoch(X, layers, n_out) / per_epoch / 1e9
+        dot[dtype] = _dot_gflops(*widest_product(X, layers, n_out, p["batch_size"]), dtype)
+
+
+COMPILE_SCRIPT = """
+import time
+start = time.perf_counter()
+import numpy, numba, sklearn.neural_network
+imported = time.perf_counter()
+if {fit}:
+    import fastnn
+    X = numpy.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    fastnn.MLPClassifier((4,), max_iter=5, random_state=0).fit(X, [0, 1, 1, 0]).predict(X)
+print(time.perf_counter() - start, imported - start)
+"""
+
+
+def _run(fit, cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONWARNINGS="ignore")
+    out = subprocess.run(
+        [sys.executable, "-c", COMPILE_SCRIPT.format(fit=fit)],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    total, _ = map(float, out.stdout.split())
+    return total
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm"])
+def test_compile_latency(benchmark, results, cache):
+    """The first fit in a new process, with an empty and with a filled Numba cache,
+    beyond the time to import numpy, numba and scikit-learn alone."""
+    _, _, COMPILE = results
+    with tempfile.TemporaryDirectory() as cache_dir:
+        if cache == "warm":
+            _run(True, cache_dir)
+        baseline = min(_run(False, cache_dir) for _ in range(3))
+        benchmark.group = "compile"
+        total = benchmark.pedantic(lambda: _run(True, cache_dir), rounds=1, iterations=1)
+        assert total > 0
+        if cache == "warm":  # later rounds would find a warm cache: only one round each
+            total = min(total, _run(True, cache_dir))
+    COMPILE[cache] = max(0.0, total - baseline)
