@@ -82,7 +82,5 @@ def penalty(theta, sizes, alpha, sw_sum):
     n_weights = 0
     for i in range(sizes.shape[0] - 1):
         n_weights += sizes[i] * sizes[i + 1]
-    total = 0.0
-    for k in range(n_weights):
-        total += theta[k] * theta[k]
-    return 0.5 * alpha * total / sw_sum
+    W = theta[:n_weights]
+    return 0.5 * alpha * np.dot(W, W) / sw_sum  # BLAS dot, as the reference's
