@@ -196,6 +196,13 @@ def _add_train(commands):
         help="default: auto, min(200, n)",
     )
     model.add_argument("--lr", type=_positive_float, default=1e-3, help="default: 0.001")
+    model.add_argument(
+        "--dropout",
+        type=_fraction,
+        default=0.0,
+        metavar="P",
+        help="dropout rate of every hidden layer, in [0, 1) (default: 0, none)",
+    )
     model.add_argument("--seed", type=int, default=0, help="seeds data, split and weights")
     model.add_argument("--backend", choices=("numba", "numpy"), default="numba")
     model.add_argument("--dtype", choices=("float64", "float32"), default="float64")
@@ -501,9 +508,8 @@ def _model(args, classification):
         batch_size=args.batch_size,
         learning_rate_init=args.lr,
         max_iter=args.epochs,
-        # One generator for the whole run, so that each partial_fit epoch draws a new
-        # shuffle (an int seed restarts it, and every epoch would repeat the same order).
-        random_state=np.random.RandomState(args.seed),
+        dropout=args.dropout or None,
+        random_state=args.seed,
         backend=args.backend,
         dtype=args.dtype,
     )
@@ -564,7 +570,8 @@ def _fit_lbfgs(model, X, y):
 
 
 def _fit_epochs(model, X, y, classes, args, caught):
-    """One ``partial_fit`` per epoch, under a progress bar; stops early on Ctrl-C.
+    """One ``fit`` whose per-epoch callback drives the progress bar; Ctrl-C keeps the
+    weights of the last finished epoch.
 
     ``caught`` is the list of recorded warnings: the estimator turns a Ctrl-C inside an
     epoch into a "Training interrupted by user." warning (as scikit-learn does).
@@ -574,31 +581,39 @@ def _fit_epochs(model, X, y, classes, args, caught):
     holdout = _holdout(X, y, args.validation_fraction, is_classifier(model), args.seed)
     if holdout is not None:
         X, X_val, y, y_val = holdout
-    extra = {"classes": classes} if is_classifier(model) else {}
     timing = Timing(0, 0.0, 0.0, X.shape[0])
-    bar = tqdm(range(args.epochs), desc="train", unit="epoch", disable=True if args.quiet else None)
+    bar = tqdm(total=args.epochs, desc="train", unit="epoch", disable=True if args.quiet else None)
+    clock = [time.perf_counter()]
+
+    def progress(est, info):
+        now = time.perf_counter()
+        if info["epoch"] == 1:
+            timing.first = now - clock[0]  # includes compilation or the cache load
+        else:
+            timing.rest += now - clock[0]
+        timing.epochs = info["epoch"]
+        postfix = {"loss": f"{info['loss']:.4f}"}
+        if holdout is not None:
+            timing.validation_scores.append(est.score(X_val, y_val))
+            postfix["val"] = f"{timing.validation_scores[-1]:.4f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.update(1)
+        clock[0] = time.perf_counter()  # the callback's own work is not training time
+
+    model.set_params(callbacks=[progress])
+    n_warnings = len(caught)
     try:
-        for epoch in bar:
-            n_warnings = len(caught)
-            start = time.perf_counter()
-            model.partial_fit(X, y, **extra)
-            seconds = time.perf_counter() - start
-            if epoch == 0:
-                timing.first = seconds
-            else:
-                timing.rest += seconds
-            timing.epochs += 1
-            if any("interrupted by user" in str(w.message) for w in caught[n_warnings:]):
-                raise KeyboardInterrupt
-            postfix = {"loss": f"{model.loss_:.4f}"}
-            if holdout is not None:
-                timing.validation_scores.append(model.score(X_val, y_val))
-                postfix["val"] = f"{timing.validation_scores[-1]:.4f}"
-            bar.set_postfix(postfix, refresh=False)
-    except KeyboardInterrupt:
+        with warnings.catch_warnings():
+            # --epochs asked for that many epochs: reaching them is no news.
+            warnings.filterwarnings("ignore", message="Stochastic Optimizer: Maximum iterations")
+            model.fit(X, y)
+    except KeyboardInterrupt:  # a Ctrl-C outside the estimator's epoch loop
         timing.interrupted = True
     finally:
         bar.close()
+        model.set_params(callbacks=None)
+    if any("interrupted by user" in str(w.message) for w in caught[n_warnings:]):
+        timing.interrupted = True
     if holdout is not None and timing.epochs:
         name = "accuracy" if is_classifier(model) else "R²"
         print(f"validation {name}: {model.score(X_val, y_val):.4f} ({X_val.shape[0]} samples)")

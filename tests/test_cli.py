@@ -382,3 +382,21 @@ def test_without_matplotlib_a_hint_or_an_error(capsys, tmp_path, monkeypatch):
     )
     assert err == expected
     assert not list(tmp_path.iterdir())
+
+
+def test_dropout_option_trains_and_is_checked(capsys):
+    argv = ["train", "--dataset", "moons", "--n-samples", "300", "--epochs", "30", "--no-plot"]
+    status, out, err = _run(capsys, *argv, "--hidden", "16,16", "--dropout", "0.2", "--lr", "0.01")
+    assert status == 0, err
+    assert _score(out, "test accuracy") > 0.8
+    status, out, err = _run(capsys, *argv, "--dropout", "1.5")
+    assert status == 2
+    assert "fastnn: error:" in err and "--dropout" in err and "Traceback" not in err
+
+
+def test_progress_callback_reports_every_epoch_and_removes_itself(capsys):
+    """Training runs one fit whose callback counts epochs; the saved model keeps none."""
+    argv = ["train", "--dataset", "xor", "--epochs", "7", "--hidden", "4", "--no-plot"]
+    status, out, err = _run(capsys, *argv, "--lr", "0.01")
+    assert status == 0, err
+    assert "over 6 epochs" in out
