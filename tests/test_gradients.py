@@ -4,6 +4,9 @@ For every hidden activation and every output/loss pair, with an L2 penalty and
 non-uniform sample weights, ``batch_loss_grad`` of both engines must return the gradient
 of the loss it returns. The finite differences are taken of the engine's own loss, so
 each engine is checked on its own (their agreement is :mod:`tests.test_kernels`'s job).
+
+With dropout the loss is still a deterministic function of ``theta``: the masks are a
+hash of ``scalars[DROPOUT_SEED]`` and ``scalars[BATCH_COUNT]``, which stay fixed here.
 """
 
 import numpy as np
@@ -22,8 +25,10 @@ ENGINES = {"numpy": reference, "numba": kernels}
 RTOL = 1e-6
 # Central differences err by O(STEP**2) from truncation and O(eps / STEP) from rounding.
 STEP = 1e-6
-# relu is not differentiable at 0: every hidden pre-activation must stay this far away,
-# much further than a STEP-sized change of one parameter can move it.
+# relu and leaky_relu are not differentiable at 0, Huber's loss has no second derivative
+# at |residual| = HUBER_DELTA, and the absolute error is not differentiable at 0: every
+# hidden pre-activation and residual must stay this far from its kink, much further than
+# a STEP-sized change of one parameter can move it.
 KINK_MARGIN = 1e-4
 
 ALPHA = 0.3
@@ -35,7 +40,9 @@ HIDDEN = {
     "logistic": C.LOGISTIC,
     "tanh": C.TANH,
     "relu": C.RELU,
+    "leaky_relu": C.LEAKY_RELU,
 }
+KINKED = (C.RELU, C.LEAKY_RELU)
 # (output/loss code, number of outputs)
 OUTPUTS = {
     "squared_error": (C.SQUARED_ERROR, 1),
@@ -44,7 +51,15 @@ OUTPUTS = {
     "multiclass": (C.LOG_LOSS, 3),
     "poisson": (C.POISSON, 1),
     "poisson_2_outputs": (C.POISSON, 2),
+    "huber": (C.HUBER, 1),
+    "huber_2_outputs": (C.HUBER, 2),
+    "absolute_error": (C.ABSOLUTE_ERROR, 1),
+    "absolute_error_2_outputs": (C.ABSOLUTE_ERROR, 2),
 }
+# Dropout rates of the two hidden layers, and the counters that fix the masks.
+RATES = (0.3, 0.5)
+DROPOUT_SEED = 97
+BATCH_COUNT = 4
 
 
 def make_problem(output, n_outputs, hidden_layer_sizes, seed=0):
@@ -57,6 +72,9 @@ def make_problem(output, n_outputs, hidden_layer_sizes, seed=0):
     X = rng.normal(size=(N_SAMPLES, N_FEATURES))
     if output == C.SQUARED_ERROR:
         Y = rng.normal(size=(N_SAMPLES, n_outputs))
+    elif output in (C.HUBER, C.ABSOLUTE_ERROR):
+        # Spread out, so that Huber's residuals fall on both sides of its threshold.
+        Y = 2 * rng.normal(size=(N_SAMPLES, n_outputs))
     elif output == C.BINARY_LOG_LOSS:
         Y = rng.integers(0, 2, size=(N_SAMPLES, n_outputs)).astype(np.float64)
     elif output == C.LOG_LOSS:
@@ -69,23 +87,52 @@ def make_problem(output, n_outputs, hidden_layer_sizes, seed=0):
     return X, Y, sw, sizes, theta
 
 
-def hidden_preactivations(X, sizes, theta, hidden):
-    """Every hidden layer's ``Z = A W + b``, recomputed here layer by layer."""
+def make_scalars(alpha, rates=()):
+    """The hyper-parameter vector ``batch_loss_grad`` reads: alpha, and the dropout
+    rates of the hidden layers with the counters that fix the masks."""
+    scalars = np.zeros(C.N_SCALARS + len(rates))
+    scalars[C.ALPHA] = alpha
+    scalars[C.DROPOUT : C.DROPOUT + len(rates)] = rates
+    scalars[C.DROPOUT_SEED] = DROPOUT_SEED
+    scalars[C.BATCH_COUNT] = BATCH_COUNT
+    return scalars
+
+
+def hidden_preactivations(X, sizes, theta, hidden, scalars=None):
+    """Every hidden layer's ``Z = A W + b``, recomputed here layer by layer (the next
+    layer sees the previous one's outputs after dropout, if ``scalars`` sets rates)."""
     coefs, intercepts = unpack(theta, sizes)
     A = X
     Zs = []
-    for W, b in zip(coefs[:-1], intercepts[:-1]):
+    for i, (W, b) in enumerate(zip(coefs[:-1], intercepts[:-1])):
         Z = A @ W + b
         Zs.append(Z)
         A = Z.copy()
         reference.activate(A, hidden)
+        p = 0.0 if scalars is None else reference.dropout_rate(scalars, i)
+        if p > 0:
+            reference.dropout(A, p, scalars, i)
     return Zs
 
 
-def loss_and_grad(engine, X, Y, sw, sizes, theta, codes, alpha):
+def assert_away_from_kinks(X, Y, sizes, theta, codes, scalars=None):
+    """Every kink of the activation and of the loss is at least KINK_MARGIN away."""
+    if codes[C.HIDDEN] in KINKED:
+        Zs = hidden_preactivations(X, sizes, theta, codes[C.HIDDEN], scalars)
+        margin = min(np.min(np.abs(Z)) for Z in Zs)
+        assert margin > KINK_MARGIN, "pre-activation too close to the kink: change the seed"
+    R = reference.forward(X, sizes, theta, codes, scalars)[-1] - Y
+    if codes[C.OUTPUT] == C.HUBER:
+        assert np.min(np.abs(np.abs(R) - C.HUBER_DELTA)) > KINK_MARGIN, "change the seed"
+        # Both branches, the quadratic and the linear one, are checked.
+        assert np.any(np.abs(R) < C.HUBER_DELTA) and np.any(np.abs(R) > C.HUBER_DELTA)
+    if codes[C.OUTPUT] == C.ABSOLUTE_ERROR:
+        assert np.min(np.abs(R)) > KINK_MARGIN, "residual too close to 0: change the seed"
+
+
+def loss_and_grad(engine, X, Y, sw, sizes, theta, codes, alpha, rates=()):
     """``batch_loss_grad`` of one engine, with its scratch and hyper-parameter vectors."""
-    scalars = np.zeros(C.N_SCALARS)
-    scalars[C.ALPHA] = alpha
+    scalars = make_scalars(alpha, rates)
     work = np.zeros(work_size(sizes, X.shape[0], gather=False))
     grad = np.zeros_like(theta)
     loss = engine.batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work)
@@ -116,9 +163,7 @@ def test_gradient_matches_finite_differences(engine, hidden, output, hidden_laye
     output, n_outputs = OUTPUTS[output]
     X, Y, sw, sizes, theta = make_problem(output, n_outputs, hidden_layer_sizes)
     codes = np.array([HIDDEN[hidden], output, C.SGD], dtype=np.int64)
-    if HIDDEN[hidden] == C.RELU:
-        margin = min(np.min(np.abs(Z)) for Z in hidden_preactivations(X, sizes, theta, C.RELU))
-        assert margin > KINK_MARGIN, "relu pre-activation too close to its kink: change the seed"
+    assert_away_from_kinks(X, Y, sizes, theta, codes)
 
     def loss(t):
         return loss_and_grad(engine, X, Y, sw, sizes, t, codes, ALPHA)[0]
@@ -162,3 +207,37 @@ def test_squared_error_penalty_gradient_is_not_scaled(engine):
     _, got = loss_and_grad(engine, X, Y, sw, sizes, theta, codes, ALPHA)
     expected = finite_differences(scaled_loss, theta)
     assert_gradient_close(got, expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("output", ["squared_error", "multiclass", "huber", "absolute_error"])
+def test_gradient_with_dropout_matches_finite_differences(engine, hidden, output):
+    engine = ENGINES[engine]
+    output, n_outputs = OUTPUTS[output]
+    X, Y, sw, sizes, theta = make_problem(output, n_outputs, (4, 3))
+    codes = np.array([HIDDEN[hidden], output, C.SGD], dtype=np.int64)
+    scalars = make_scalars(ALPHA, RATES)
+    assert_away_from_kinks(X, Y, sizes, theta, codes, scalars)
+    # Some units of each hidden layer are dropped and some kept, so the masks matter.
+    for layer, units in enumerate(sizes[1:-1]):
+        u = reference.dropout_uniform(DROPOUT_SEED, BATCH_COUNT, layer, N_SAMPLES, units)
+        assert 0 < np.mean(u < RATES[layer]) < 1
+
+    def loss(t):
+        return loss_and_grad(engine, X, Y, sw, sizes, t, codes, ALPHA, RATES)[0]
+
+    _, got = loss_and_grad(engine, X, Y, sw, sizes, theta, codes, ALPHA, RATES)
+    expected = finite_differences(loss, theta)
+    assert_gradient_close(got, expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_dropout_changes_the_gradient(engine):
+    # The check above would pass vacuously if the rates were ignored.
+    engine = ENGINES[engine]
+    X, Y, sw, sizes, theta = make_problem(C.SQUARED_ERROR, 1, (4, 3))
+    codes = np.array([C.TANH, C.SQUARED_ERROR, C.SGD], dtype=np.int64)
+    _, with_dropout = loss_and_grad(engine, X, Y, sw, sizes, theta, codes, ALPHA, RATES)
+    _, without = loss_and_grad(engine, X, Y, sw, sizes, theta, codes, ALPHA)
+    assert not np.allclose(with_dropout, without)

@@ -250,3 +250,45 @@ def test_one_sgd_step(name):
     assert_allclose(new_b1, NEW_B1, rtol=RTOL)
     assert_allclose(new_W2, NEW_W2, rtol=RTOL)
     assert_allclose(new_b2, NEW_B2, rtol=RTOL)
+
+
+# --- Robust losses by hand ---------------------------------------------------------------
+#
+# Three samples of one output with weights sw = [1, 2, 1] (sum 4), outputs and targets
+#
+#     A = [1.5, 2.0, -1.5],  Y = [1.0, -1.0, 0.5],  so the residuals A - Y = [0.5, 3.0, -2.0].
+#
+# Huber (d = 1): r**2 / 2 inside [-d, d], d (|r| - d / 2) outside:
+#     [0.125, 2.5, 1.5], weighted mean (0.125 + 2 * 2.5 + 1.5) / 4 = 6.625 / 4 = 1.65625;
+#     delta: the residual clipped to [-1, 1], times sw: [0.5, 1, -1] * sw = [0.5, 2, -1].
+# Absolute error: |r| = [0.5, 3, 2], weighted mean (0.5 + 6 + 2) / 4 = 2.125;
+#     delta: sign(r) * sw = [1, 2, -1].
+# Every number is a short binary fraction, so both engines reproduce them exactly.
+ROBUST_A = np.array([[1.5], [2.0], [-1.5]])
+ROBUST_Y = np.array([[1.0], [-1.0], [0.5]])
+ROBUST_SW = np.array([1.0, 2.0, 1.0])
+ROBUST = {
+    # name: (loss code, loss, output delta)
+    "huber": (C.HUBER, 1.65625, [[0.5], [2.0], [-1.0]]),
+    "absolute_error": (C.ABSOLUTE_ERROR, 2.125, [[1.0], [2.0], [-1.0]]),
+}
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("loss", ROBUST)
+def test_robust_loss(name, loss):
+    code, expected, _ = ROBUST[loss]
+    got = ENGINES[name].output_loss(ROBUST_A, ROBUST_Y, ROBUST_SW, code)
+    assert got == expected
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("loss", ROBUST)
+def test_robust_output_delta(name, loss):
+    code, _, expected = ROBUST[loss]
+    if name == "numpy":
+        got = reference.output_delta(ROBUST_A, ROBUST_Y, ROBUST_SW, code)
+    else:
+        got = np.empty_like(ROBUST_A)
+        kernels.output_delta(ROBUST_A, ROBUST_Y, ROBUST_SW, code, got)
+    np.testing.assert_array_equal(got, expected)
