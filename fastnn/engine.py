@@ -291,7 +291,8 @@ def _callbacks_stop(est, callbacks, s):
         "loss": est.loss_,
         "validation_score": est.validation_scores_[-1] if est.validation_scores_ else None,
         "validation_loss": (est.validation_loss_curve_[-1] if est.validation_loss_curve_ else None),
-        "learning_rate": float(s[C.LR]),
+        # The scheduled rate: sgd's step size, the Adam family's rate before bias correction.
+        "learning_rate": float(s[C.LR] if est.solver == "sgd" else s[C.RATE]),
     }
     stop = False
     for callback in callbacks:
@@ -343,12 +344,26 @@ def fit_lbfgs(est, X, Y, sw):
             best["loss"], best["x"] = loss, x.copy()
         return loss, grad.astype(np.float64)
 
+    callbacks = _callbacks(est)
+
+    def after_iteration(intermediate_result):
+        """The user's callbacks after each lbfgs iteration (SciPy stops on StopIteration)."""
+        est.n_iter_ = getattr(est, "n_iter_", 0) + 1
+        est.loss_ = float(intermediate_result.fun)
+        est.coefs_, est.intercepts_ = unpack(intermediate_result.x.astype(dtype), sizes)
+        info = {"epoch": est.n_iter_, "loss": est.loss_, "validation_score": None,
+                "validation_loss": None, "learning_rate": None}  # fmt: skip
+        if any([bool(callback(est, info)) for callback in callbacks]):
+            raise StopIteration
+
+    est.n_iter_ = 0
     with blas_threads_for(sizes, X.shape[0]):
         result = scipy.optimize.minimize(
             loss_and_grad,
             theta.astype(np.float64),
             method="L-BFGS-B",
             jac=True,
+            callback=after_iteration if callbacks else None,
             options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
         )
     est.n_iter_ = min(result.nit, est.max_iter)
@@ -364,7 +379,7 @@ def fit_lbfgs(est, X, Y, sw):
             DivergenceWarning,
             stacklevel=3,
         )
-    elif result.status != 0:
+    elif result.status not in (0, 99):  # 99: a callback asked to stop
         message = (
             f"lbfgs failed to converge after {est.n_iter_} iteration(s) "
             f"(status={result.status}):\n{result.message}\n"

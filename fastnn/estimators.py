@@ -393,7 +393,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "The 'class_weight' parameter of MLPClassifier must be None, 'balanced' or "
                 f"a dict mapping classes to weights. Got {self.class_weight!r} instead."
             )
-        weights = compute_sample_weight(self.class_weight, y).astype(dtype)
+        if isinstance(self.class_weight, dict):
+            # Classes the dict leaves out weigh 1; a batch need not hold every class.
+            per_class = np.array([self.class_weight.get(c, 1.0) for c in self.classes_.tolist()])
+            weights = per_class[np.searchsorted(self.classes_, y)].astype(dtype)
+        else:
+            weights = compute_sample_weight(self.class_weight, y).astype(dtype)
         if sample_weight is None:
             return np.ascontiguousarray(weights)
         return sample_weight * weights

@@ -247,13 +247,6 @@ def test_class_weight_dict_in_partial_fit():
     assert_same_fit(got, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: partial_fit with a class_weight dict that leaves a class out raises "
-    "scikit-learn's 'The classes, [0], are not in class_weight' on a batch lacking the "
-    "dict's classes: compute_sample_weight(dict, y) sees only the batch's classes",
-)
 def test_class_weight_dict_leaving_a_class_out_in_partial_fit():
     # A class the dict leaves out weighs 1 in every batch, as it does in fit, even in a
     # batch without the classes the dict names (a stream need not mix its classes).
@@ -590,3 +583,27 @@ def test_leaky_relu_passes_negative_inputs(backend):
     relu_logit = np.maximum(Z1, 0) @ W2 + b2
     assert not np.allclose(logit, relu_logit)
     assert_allclose(est.predict_proba(X)[:, 1], expit(logit).ravel(), rtol=1e-12)
+
+
+def test_callbacks_with_lbfgs_run_each_iteration_and_can_stop():
+    # L-BFGS has no epochs: callbacks run after each of its iterations, and a True stops
+    # it exactly where max_iter would have, without a ConvergenceWarning.
+    X, y = load("binary")
+    seen = []
+
+    def stop_at_five(est, info):
+        seen.append(info["loss"])
+        return info["epoch"] >= 5
+
+    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        got = MLPClassifier(**params, callbacks=stop_at_five).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected = MLPClassifier(**params, max_iter=5).fit(X, y)
+    assert len(seen) == got.n_iter_ == 5
+    assert_allclose(got.loss_, expected.loss_, rtol=1e-12)
+    assert_allclose(seen[-1], got.loss_, rtol=1e-12)
+    for W_got, W_expected in zip(got.coefs_, expected.coefs_):
+        assert_allclose(W_got, W_expected, rtol=1e-12)
