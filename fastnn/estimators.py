@@ -193,16 +193,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The number of units of each hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        The hidden units' activation.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-        The weight optimizer.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu'}, default='relu'
+        The hidden units' activation (leaky_relu: slope 0.01 below zero).
+    solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
+        The weight optimizer. ``adamw`` turns ``alpha`` into a decoupled weight decay
+        of the weights (arXiv 1711.05101); ``rmsprop`` uses ``beta_2`` as its decay rate.
     alpha : float, default=1e-4
         Strength of the L2 penalty, divided by the (weighted) number of samples.
     batch_size : int or 'auto', default='auto'
         Mini-batch size; ``'auto'`` is ``min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        The sgd learning-rate schedule.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine', 'step'}, default='constant'
+        The learning-rate schedule. ``invscaling`` and ``adaptive`` apply to sgd only,
+        as in scikit-learn; ``cosine`` (to zero over ``max_iter`` epochs) and ``step``
+        (times 0.1 every ``max_iter // 3`` epochs) apply to every stochastic solver.
     learning_rate_init : float, default=0.001
         Initial step size (sgd and adam).
     power_t : float, default=0.5
@@ -235,6 +238,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Epochs without improvement before stopping.
     max_fun : int, default=15000
         Maximum loss evaluations (lbfgs).
+    dropout : float or sequence of float, default=None
+        Dropout rate of every hidden layer, or one rate per hidden layer, each in
+        ``[0, 1)``; stochastic solvers only. The masks come from a counter-based
+        generator, so results depend neither on the engine nor on the thread count.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplying ``sample_weight``; classes a dict leaves out
+        weigh 1. ``'balanced'`` weighs classes inversely to their frequency (not
+        available in ``partial_fit``).
+    callbacks : callable or list of callables, default=None
+        Each is called as ``callback(model, info)`` after every epoch (every iteration
+        for lbfgs), with ``info`` holding ``epoch``, ``loss``, ``validation_score``,
+        ``validation_loss`` and ``learning_rate``; a ``True`` return stops training.
     backend : {'numba', 'numpy'}, default='numba'
         Which engine computes: compiled kernels or the plain NumPy reference.
     dtype : {None, 'float32', 'float64'}, default=None
@@ -253,6 +268,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         The mean loss of each epoch (stochastic solvers).
     validation_scores_ : list of float or None
         Accuracy on the held-out set after each epoch (early stopping only).
+    validation_loss_curve_ : list of float or None
+        The loss (with the L2 penalty) on the held-out set after each epoch (early
+        stopping only).
     best_validation_score_ : float or None
         The best of ``validation_scores_``.
     t_ : int
@@ -521,8 +539,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     The same parameters, defaults and fitted attributes as
     :class:`sklearn.neural_network.MLPRegressor`. ``loss`` is ``'squared_error'``
-    (identity output) or ``'poisson'`` (exponential output, targets >= 0). The other
-    parameters are those of :class:`MLPClassifier`; ``validation_scores_`` holds R².
+    (identity output), ``'poisson'`` (exponential output, targets >= 0), ``'huber'``
+    (quadratic within 1 of the target, linear beyond) or ``'absolute_error'``. The other
+    parameters are those of :class:`MLPClassifier` except ``class_weight``;
+    ``validation_scores_`` holds R².
     """
 
     def __init__(
