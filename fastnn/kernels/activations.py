@@ -108,10 +108,9 @@ def dropout(A, p, scalars, layer):
     for i in range(n):
         key = _row_key(scalars, layer, i)
         for j in range(m):
-            if _uniform(key, j) >= p:
-                A[i, j] = A[i, j] / (1 - p)
-            else:
-                A[i, j] = 0.0
+            keep = 1.0 if _uniform(key, j) >= p else 0.0
+            # Multiplied by the mask, as the reference does: a dropped inf stays NaN.
+            A[i, j] = A[i, j] * keep / (1 - p)
 
 
 @jit
@@ -121,11 +120,9 @@ def dropout_derivative(A, delta, code, p, scalars, layer):
     for i in range(n):
         key = _row_key(scalars, layer, i)
         for j in range(m):
-            if _uniform(key, j) >= p:
-                d = _derivative(A[i, j] * (1 - p), delta[i, j], code)
-                delta[i, j] = d / (1 - p)
-            else:
-                delta[i, j] = 0.0
+            keep = 1.0 if _uniform(key, j) >= p else 0.0
+            d = _derivative(A[i, j] * (1 - p), delta[i, j], code)
+            delta[i, j] = d * keep / (1 - p)
 
 
 @jit
