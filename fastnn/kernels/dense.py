@@ -4,7 +4,9 @@ Buffers. ``theta`` and ``grad`` are flat vectors in :mod:`fastnn.layout` order. 
 holds, for a batch capacity ``B``, every layer's activations ``A_1 .. A_L`` (``B`` rows
 each) followed by every layer's deltas; a batch of ``nb <= B`` rows uses the first
 ``nb`` rows of each. Views are carved out of these vectors: no allocation per batch.
-Matrix products go to BLAS through ``np.dot(a, b, out)``.
+Matrix products go to BLAS through ``np.dot(a, b, out)``, except tiny ones (at most
+``SMALL_PRODUCT`` multiply-adds), where a BLAS call costs more than the arithmetic and
+plain loops win.
 """
 
 import numpy as np
@@ -20,6 +22,59 @@ from fastnn.kernels.activations import (
     output_activate,
 )
 from fastnn.kernels.losses import output_delta, output_loss, penalty
+
+SMALL_PRODUCT = 512
+
+
+@jit
+def matmul(A, B, C):
+    """``C = A @ B``."""
+    n, k = A.shape
+    m = B.shape[1]
+    if n * k * m > SMALL_PRODUCT:
+        np.dot(A, B, C)
+        return
+    for i in range(n):
+        for j in range(m):
+            C[i, j] = 0
+        for p in range(k):
+            a = A[i, p]
+            for j in range(m):
+                C[i, j] += a * B[p, j]
+
+
+@jit
+def matmul_tn(A, B, C):
+    """``C = A.T @ B``."""
+    n, k = A.shape
+    m = B.shape[1]
+    if n * k * m > SMALL_PRODUCT:
+        np.dot(A.T, B, C)
+        return
+    for p in range(k):
+        for j in range(m):
+            C[p, j] = 0
+    for i in range(n):
+        for p in range(k):
+            a = A[i, p]
+            for j in range(m):
+                C[p, j] += a * B[i, j]
+
+
+@jit
+def matmul_nt(A, B, C):
+    """``C = A @ B.T``."""
+    n, m = A.shape
+    k = B.shape[0]
+    if n * k * m > SMALL_PRODUCT:
+        np.dot(A, B.T, C)
+        return
+    for i in range(n):
+        for p in range(k):
+            total = 0.0
+            for j in range(m):
+                total += A[i, j] * B[p, j]
+            C[i, p] = total
 
 
 @jit
@@ -64,7 +119,7 @@ def forward(X, sizes, theta, codes, scalars, work):
     for i in range(n_layers):
         W, b = layer_params(theta, sizes, i)
         Z = layer_buffer(work, sizes, i, nb, 0)
-        np.dot(A, W, Z)
+        matmul(A, W, Z)
         if i < n_layers - 1:
             add_bias_activate(Z, b, codes[HIDDEN])
             p = dropout_rate(scalars, i)
@@ -96,7 +151,7 @@ def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
             A_prev = X
         W, _ = layer_params(theta, sizes, i)
         dW, db = layer_params(grad, sizes, i)
-        np.dot(A_prev.T, delta, dW)
+        matmul_tn(A_prev, delta, dW)
         fan_in, fan_out = W.shape
         for r in range(fan_in):
             for c in range(fan_out):
@@ -110,7 +165,7 @@ def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
             db[c] /= sw_sum
         if i > 0:
             delta_prev = layer_buffer(work, sizes, i - 1, nb, 1)
-            np.dot(delta, W.T, delta_prev)
+            matmul_nt(delta, W, delta_prev)
             p = dropout_rate(scalars, i - 1)
             if p > 0:
                 dropout_derivative(A_prev, delta_prev, codes[HIDDEN], p, scalars, i - 1)
@@ -140,7 +195,7 @@ def _dense_layer(A, theta, sizes, codes, i):
     """A new array holding layer ``i``'s activations for the rows of ``A``."""
     W, b = layer_params(theta, sizes, i)
     Z = np.empty((A.shape[0], W.shape[1]), dtype=theta.dtype)
-    np.dot(A, W, Z)
+    matmul(A, W, Z)
     if i < sizes.shape[0] - 2:
         add_bias_activate(Z, b, codes[HIDDEN])
     else:
