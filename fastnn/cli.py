@@ -455,7 +455,7 @@ def _load_csv(args):
     if args.n_samples is not None or args.noise is not None:
         raise UsageError("--n-samples and --noise apply to generated datasets, not --csv")
     X, y = datasets.load_csv(args.csv, args.target)
-    header = _csv_rows(args.csv)[0][1]
+    header = datasets.csv_rows(args.csv)[0][1]
     j = datasets._target_index(header, args.target, args.csv)
     return Dataset(
         name=os.path.basename(args.csv),
@@ -708,26 +708,9 @@ def _predict_command(args):
         print(f"predictions: wrote {predictions.shape[0]} rows to {args.output}")
 
 
-def _csv_rows(path):
-    """``(line number, stripped fields)`` of each non-blank row, the header first."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"CSV file not found: {path}")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        rows = [
-            (reader.line_num, [cell.strip() for cell in row])
-            for row in reader
-            if any(cell.strip() for cell in row)
-        ]
-    if not rows:
-        raise ValueError(f"{path} is empty: expected a header row and data rows.")
-    return rows
-
-
 def _read_features(path, target, trained):
     """The feature matrix of a CSV file, in the columns the network was trained on."""
-    rows = _csv_rows(path)
+    rows = datasets.csv_rows(path)
     header, data = rows[0][1], rows[1:]
     if not data:
         raise ValueError(f"{path} has a header row but no data rows.")

@@ -158,6 +158,24 @@ _GENERATORS = {"moons": _moons, "circles": _circles, "blobs": _blobs, "spirals":
 # --- CSV files ------------------------------------------------------------------------
 
 
+def csv_rows(path, delimiter=","):
+    """``(line number, stripped fields)`` of each non-blank row of a CSV file, the
+    header first; a missing or empty file raises an error that names it."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"CSV file not found: {path}")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        rows = [
+            (reader.line_num, [field.strip() for field in row])
+            for row in reader
+            if any(field.strip() for field in row)
+        ]
+    if not rows:
+        raise ValueError(f"{path} is empty: expected a header row and data rows.")
+    return rows
+
+
 def load_csv(path, target, delimiter=","):
     """Read a CSV file with a header row as ``(X, y)``.
 
@@ -188,17 +206,7 @@ def load_csv(path, target, delimiter=","):
         column, a feature value is missing or not a finite number, or a target value is missing.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"CSV file not found: {path}")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        rows = [
-            (reader.line_num, [field.strip() for field in row])
-            for row in reader
-            if any(field.strip() for field in row)
-        ]
-    if not rows:
-        raise ValueError(f"{path} is empty: expected a header row and data rows.")
+    rows = csv_rows(path, delimiter)
     _, header = rows[0]
     data = rows[1:]
     if not data:
