@@ -20,12 +20,15 @@ def _is_real(value):
 
 
 def _interval(name, value, low, high, closed, kind, owner):
-    """Raise unless ``value`` is a number of ``kind`` inside the interval."""
+    """Raise unless ``value`` is a number of ``kind`` inside the interval.
+
+    ``high=None`` is an interval open at infinity: infinity itself is refused.
+    """
     ok_type = _is_int(value) if kind == "int" else _is_real(value)
     left = "[" if closed in ("left", "both") else "("
     right = "]" if closed in ("right", "both") else ")"
     text = f"{left}{low}, {'inf' if high is None else high}{right}"
-    if ok_type and not np.isnan(value):
+    if ok_type and np.isfinite(value):
         above = value >= low if left == "[" else value > low
         below = True if high is None else (value <= high if right == "]" else value < high)
         if above and below:
@@ -52,6 +55,37 @@ def _boolean(name, value, owner):
         )
 
 
+def _n_iter_no_change(value, owner):
+    """An int >= 1, or ``np.inf`` (never stop for lack of improvement), as scikit-learn."""
+    if (_is_int(value) and value >= 1) or (_is_real(value) and value == np.inf):
+        return
+    raise ValueError(
+        f"The 'n_iter_no_change' parameter of {owner} must be an int in the range [1, inf) "
+        f"or np.inf. Got {value!r} instead."
+    )
+
+
+def _verbose(value, owner):
+    if isinstance(value, (bool, np.bool_)) or (_is_int(value) and value >= 0):
+        return
+    raise ValueError(
+        f"The 'verbose' parameter of {owner} must be a bool or an int in the range [0, inf). "
+        f"Got {value!r} instead."
+    )
+
+
+def _random_state(value, owner):
+    """None, a seed NumPy accepts, or a ``RandomState`` (as scikit-learn's constraint)."""
+    if value is None or isinstance(value, np.random.RandomState):
+        return
+    if _is_int(value) and 0 <= value <= 2**32 - 1:
+        return
+    raise ValueError(
+        f"The 'random_state' parameter of {owner} must be None, an int in the range "
+        f"[0, 4294967295] or a numpy.random.RandomState instance. Got {value!r} instead."
+    )
+
+
 def hidden_layer_sizes(value, owner):
     """The hidden layer sizes as a list of positive ints."""
     sizes = list(value) if hasattr(value, "__iter__") else [value]
@@ -74,6 +108,8 @@ def _float_dtype(value):
 def check_params(est):
     """Validate every constructor parameter of a fastnn MLP estimator."""
     owner = type(est).__name__
+    if hasattr(est, "loss"):  # the regressor's
+        _options("loss", est.loss, set(C.REGRESSION_LOSSES), owner)
     hidden_layer_sizes(est.hidden_layer_sizes, owner)
     _options("activation", est.activation, set(C.ACTIVATIONS), owner)
     _options("solver", est.solver, {"lbfgs", *C.SOLVERS}, owner)
@@ -89,7 +125,9 @@ def check_params(est):
     _interval("power_t", est.power_t, 0, None, "left", "float", owner)
     _interval("max_iter", est.max_iter, 1, None, "left", "int", owner)
     _boolean("shuffle", est.shuffle, owner)
+    _random_state(est.random_state, owner)
     _interval("tol", est.tol, 0, None, "left", "float", owner)
+    _verbose(est.verbose, owner)
     _boolean("warm_start", est.warm_start, owner)
     _interval("momentum", est.momentum, 0, 1, "both", "float", owner)
     _boolean("nesterovs_momentum", est.nesterovs_momentum, owner)
@@ -98,8 +136,7 @@ def check_params(est):
     _interval("beta_1", est.beta_1, 0, 1, "left", "float", owner)
     _interval("beta_2", est.beta_2, 0, 1, "left", "float", owner)
     _interval("epsilon", est.epsilon, 0, None, "neither", "float", owner)
-    if est.n_iter_no_change != np.inf:
-        _interval("n_iter_no_change", est.n_iter_no_change, 1, None, "left", "int", owner)
+    _n_iter_no_change(est.n_iter_no_change, owner)
     _interval("max_fun", est.max_fun, 1, None, "left", "int", owner)
     _options("backend", est.backend, {"numba", "numpy"}, owner)
     callbacks = est.callbacks

@@ -367,9 +367,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        y = _label_array(y, type(self).__name__)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer = _label_binarizer(y, type(self).__name__)
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)
@@ -432,6 +432,26 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight, accuracy_score)
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on ``(X, y)``; ``y`` may hold the labels as ``fit`` took them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            The true labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            The fraction of samples whose predicted label is ``y``.
+        """
+        y = _label_array(y, type(self).__name__)
+        return super().score(X, y, sample_weight=sample_weight)
+
     def predict(self, X):
         """Predict class labels (or a label-indicator matrix for multilabel targets).
 
@@ -467,12 +487,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self : object
             The trained estimator.
         """
+        if classes is not None:
+            classes = _label_array(classes, type(self).__name__)
         if _first_partial_fit_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
+            multilabel = type_of_target(y).startswith("multilabel")
+            self._label_binarizer = _label_binarizer(
+                y if multilabel else classes, type(self).__name__
+            )
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict_proba(self, X):
@@ -515,6 +536,33 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _label_array(labels, owner):
+    """Class labels as an array scikit-learn's label tools accept: an object array must
+    hold only strings or only numbers, and one of numbers becomes a numeric array."""
+    labels = np.asarray(labels)
+    if labels.dtype != object:
+        return labels
+    kinds = {"strings" if isinstance(v, str) else "numbers" for v in labels.ravel()}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"{owner} got class labels that mix strings and numbers: "
+            f"{sorted(set(labels.ravel().tolist()), key=str)[:5]}. Labels must be all "
+            "strings or all numbers."
+        )
+    return np.asarray(labels.tolist()) if kinds == {"numbers"} else labels
+
+
+def _label_binarizer(labels, owner):
+    """A ``LabelBinarizer`` fitted to the class labels; at least two classes."""
+    binarizer = LabelBinarizer().fit(labels)
+    if binarizer.y_type_ != "multilabel-indicator" and len(binarizer.classes_) < 2:
+        raise ValueError(
+            f"{owner} needs samples of at least 2 classes in the data, but the data contains "
+            f"only one class: {binarizer.classes_.tolist()[0]!r}."
+        )
+    return binarizer
 
 
 def _first_partial_fit_call(est, classes):
@@ -610,7 +658,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return C.REGRESSION_LOSSES[self.loss]
 
     def _validate_labels(self, X, y, incremental, reset):
-        _params._options("loss", self.loss, set(C.REGRESSION_LOSSES), type(self).__name__)
         X, y = validate_data(
             self,
             X,

@@ -1,0 +1,339 @@
+"""Input and parameter validation: bad input is refused with a message that names it.
+
+Every data check gives scikit-learn's message (fastnn validates through
+``sklearn.utils.validation``), and every constructor parameter is checked at ``fit``
+with a message naming the parameter and its allowed values.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import NotFittedError
+
+from fastnn import MLPClassifier, MLPRegressor
+
+X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 5)
+y = np.array([0, 1, 1, 0] * 5)
+ESTIMATORS = [MLPClassifier, MLPRegressor]
+QUICK = {"hidden_layer_sizes": (3,), "max_iter": 3, "random_state": 0}
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def targets(estimator):
+    return y if estimator is MLPClassifier else y.astype(float)
+
+
+def with_value(array, row, column, value):
+    array = array.astype(float)
+    array[row, column] = value
+    return array
+
+
+# --- Data --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    ("bad_X", "message"),
+    [
+        (with_value(X, 3, 1, np.nan), "Input X contains NaN"),
+        (with_value(X, 3, 1, np.inf), "Input X contains infinity"),
+        (with_value(X, 3, 1, -np.inf), "Input X contains infinity"),
+        (X[:, 0], "Expected 2D array, got 1D array instead"),
+        (X.reshape(20, 2, 1), "Found array with dim 3"),
+        (np.empty((0, 2)), r"Found array with 0 sample\(s\)"),
+        (np.empty((20, 0)), r"Found array with 0 feature\(s\)"),
+        (X.astype(complex), "Complex data not supported"),
+    ],
+    ids=["nan", "inf", "-inf", "1d", "3d", "no-samples", "no-features", "complex"],
+)
+def test_bad_X_at_fit(estimator, bad_X, message):
+    n = len(bad_X) if bad_X.ndim else 0
+    with pytest.raises(ValueError, match=message):
+        estimator(**QUICK).fit(bad_X, targets(estimator)[:n])
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    ("bad_X", "message"),
+    [
+        (with_value(X, 0, 0, np.nan), "Input X contains NaN"),
+        (with_value(X, 0, 0, np.inf), "Input X contains infinity"),
+        (X[0], "Expected 2D array, got 1D array instead"),
+        (np.empty((0, 2)), r"Found array with 0 sample\(s\)"),
+        (np.ones((2, 3)), "X has 3 features, but ML.* is expecting 2 features as input"),
+        (np.ones((2, 1)), "X has 1 features, but ML.* is expecting 2 features as input"),
+    ],
+    ids=["nan", "inf", "1d", "no-samples", "3-features", "1-feature"],
+)
+def test_bad_X_at_predict(estimator, bad_X, message):
+    model = estimator(**QUICK).fit(X, targets(estimator))
+    methods = ["predict", "score"] + (["predict_proba"] if estimator is MLPClassifier else [])
+    for method in methods:
+        args = (bad_X, targets(estimator)[: len(bad_X)]) if method == "score" else (bad_X,)
+        with pytest.raises(ValueError, match=message):
+            getattr(model, method)(*args)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_float64_values_too_large_for_float32():
+    big = with_value(X, 2, 0, 1e300)
+    with pytest.raises(ValueError, match=r"too large for dtype\('float32'\)"):
+        MLPClassifier(**QUICK, dtype="float32").fit(big, y)
+    model = MLPClassifier(**QUICK, dtype="float32").fit(X, y)
+    with pytest.raises(ValueError, match=r"too large for dtype\('float32'\)"):
+        model.predict(big)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize("value", [np.nan, np.inf], ids=["nan", "inf"])
+def test_non_finite_y(estimator, value):
+    bad_y = y.astype(float)
+    bad_y[4] = value
+    message = "Input y contains NaN" if np.isnan(value) else "Input y contains infinity"
+    with pytest.raises(ValueError, match=message):
+        estimator(**QUICK).fit(X, bad_y)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_length_mismatch_of_X_and_y(estimator):
+    message = r"inconsistent numbers of samples: \[20, 19\]"
+    with pytest.raises(ValueError, match=message):
+        estimator(**QUICK).fit(X, targets(estimator)[:-1])
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    ("sample_weight", "message"),
+    [
+        (np.ones(19), r"sample_weight.shape == \(19,\), expected \(20,\)"),
+        (np.ones((20, 1)), r"sample_weight.shape == \(20, 1\), expected \(20,\)"),
+        (np.r_[np.nan, np.ones(19)], "sample_weight contains NaN or infinity"),
+        (np.r_[np.inf, np.ones(19)], "sample_weight contains NaN or infinity"),
+        (np.r_[-1.0, np.ones(19)], "sample_weight must be non-negative"),
+        (np.zeros(20), "Sample weights must contain at least one non-zero number"),
+    ],
+    ids=["short", "2d", "nan", "inf", "negative", "all-zero"],
+)
+def test_bad_sample_weight(estimator, sample_weight, message):
+    with pytest.raises(ValueError, match=message):
+        estimator(**QUICK).fit(X, targets(estimator), sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize("sparse", [scipy.sparse.csr_matrix, scipy.sparse.csc_array])
+def test_sparse_input_is_refused(estimator, sparse):
+    message = "Sparse data was passed for X, but dense data is required"
+    with pytest.raises(TypeError, match=message):
+        estimator(**QUICK).fit(sparse(X), targets(estimator))
+    model = estimator(**QUICK).fit(X, targets(estimator))
+    with pytest.raises(TypeError, match=message):
+        model.predict(sparse(X))
+
+
+def test_feature_names_must_match():
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    model = MLPClassifier(**QUICK).fit(frame, y)
+    assert_array_equal(model.feature_names_in_, ["a", "b"])
+    with pytest.raises(ValueError, match="The feature names should match those"):
+        model.predict(frame.rename(columns={"b": "c"}))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_predict_before_fit(estimator):
+    with pytest.raises(NotFittedError, match=f"This {estimator.__name__} instance is not fitted"):
+        estimator().predict(X)
+
+
+def test_regressor_refuses_string_targets():
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        MLPRegressor(**QUICK).fit(X, np.array(["a", "b"])[y])
+
+
+# --- Class labels ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("labels", "shown"),
+    [(np.zeros(20, dtype=int), "0"), (np.full(20, "spam"), "'spam'")],
+    ids=["int", "str"],
+)
+def test_a_single_class_is_refused(labels, shown):
+    # scikit-learn's MLP fits and then always predicts that class; fastnn says why the
+    # data cannot train a classifier (as scikit-learn's LogisticRegression does).
+    message = f"needs samples of at least 2 classes in the data, but the data contains only one class: {shown}"  # noqa: E501
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier(**QUICK).fit(X, labels)
+
+
+def test_a_single_class_is_refused_by_partial_fit():
+    with pytest.raises(ValueError, match="only one class: 1"):
+        MLPClassifier(**QUICK).partial_fit(X, np.ones(20, dtype=int), classes=[1])
+
+
+def test_partial_fit_batch_of_one_class_is_fine():
+    model = MLPClassifier(**QUICK).partial_fit(X, np.ones(20, dtype=int), classes=[0, 1])
+    assert_array_equal(model.classes_, [0, 1])
+
+
+# Object arrays of numbers (a pandas column of mixed origin) are refused by
+# scikit-learn's MLP ("Unknown label type"); fastnn reads them as numbers.
+LABELS = {
+    "str": np.array(["no", "yes"]),
+    "object-str": np.array(["no", "yes"], dtype=object),
+    "object-int": np.array([3, 7], dtype=object),
+    "multiclass-str": np.array(["ant", "bee", "cat"]),
+}
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("kind", LABELS)
+def test_string_and_object_labels(kind, solver):
+    names = LABELS[kind]
+    labels = names[np.arange(20) % len(names)]
+    model = MLPClassifier((8,), solver=solver, max_iter=50, random_state=0).fit(X, labels)
+    assert_array_equal(model.classes_, sorted(names.tolist()))
+    predicted = model.predict(X)
+    assert predicted.shape == (20,)
+    assert set(predicted.tolist()) <= set(names.tolist())
+    assert model.predict_proba(X).shape == (20, len(names))
+    assert 0.0 <= model.score(X, labels) <= 1.0
+
+
+def test_pandas_string_labels():
+    labels = pd.Series(np.array(["no", "yes"])[y], dtype="category")
+    model = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(pd.DataFrame(X), labels)
+    assert set(model.predict(X).tolist()) <= {"no", "yes"}
+
+
+def test_string_labels_with_partial_fit_and_warm_start():
+    labels = np.array(["no", "yes"])[y]
+    model = MLPClassifier(**QUICK).partial_fit(X, labels, classes=["no", "yes"])
+    model.partial_fit(X[:4], labels[:4])
+    assert set(model.predict(X).tolist()) <= {"no", "yes"}
+    model = MLPClassifier(**QUICK, warm_start=True).fit(X, labels).fit(X, labels)
+    assert set(model.predict(X).tolist()) <= {"no", "yes"}
+
+
+def test_mixed_string_and_number_labels_are_refused():
+    labels = np.array(["no", 1], dtype=object)[y]
+    with pytest.raises(ValueError, match="class labels that mix strings and numbers"):
+        MLPClassifier(**QUICK).fit(X, labels)
+
+
+# --- Parameters --------------------------------------------------------------------------
+
+FLOAT_AT_LEAST_0 = r"must be a float in the range \[0, inf\)"
+FLOAT_ABOVE_0 = r"must be a float in the range \(0, inf\)"
+BOOL = "must be a bool"
+
+# (parameter, bad values, what the message says is allowed)
+INVALID = [
+    ("hidden_layer_sizes", [(3, 0), 0, "abc", (2.5,), None], "must be an int >= 1 or a sequence"),
+    ("activation", ["swish", None], r"must be one of \{'identity', .*'tanh'\}"),
+    ("solver", ["newton", None], r"must be one of \{'adam', .*'sgd'\}"),
+    ("alpha", [-1.0, np.inf, np.nan, "1", None], FLOAT_AT_LEAST_0),
+    ("batch_size", [0, 2.5, "Auto", True], r"must be 'auto' or an int in the range \[1, inf\)"),
+    ("learning_rate", ["fast"], r"must be one of \{'adaptive', 'constant', .*\}"),
+    ("learning_rate_init", [0.0, -1e-3, np.inf], FLOAT_ABOVE_0),
+    ("power_t", [-0.5, np.inf], FLOAT_AT_LEAST_0),
+    ("max_iter", [0, 2.5, np.inf], r"must be an int in the range \[1, inf\)"),
+    ("shuffle", [1, "yes", None], BOOL),
+    (
+        "random_state",
+        [-1, 2**32, "seed", 1.5, np.random.default_rng(0)],
+        r"must be None, an int in the range \[0, 4294967295\] or a numpy.random.RandomState",
+    ),
+    ("tol", [-1e-4, np.inf, None], FLOAT_AT_LEAST_0),
+    ("verbose", [-1, "yes", 1.5], r"must be a bool or an int in the range \[0, inf\)"),
+    ("warm_start", [1, "no"], BOOL),
+    ("momentum", [-0.1, 1.5, np.nan], r"must be a float in the range \[0, 1\]"),
+    ("nesterovs_momentum", ["yes", 0], BOOL),
+    ("early_stopping", [None, 1], BOOL),
+    ("validation_fraction", [-0.1, 1.0], r"must be a float in the range \[0, 1\)"),
+    ("beta_1", [1.0, -0.1, np.nan], r"must be a float in the range \[0, 1\)"),
+    ("beta_2", [1.0, -0.1], r"must be a float in the range \[0, 1\)"),
+    ("epsilon", [0.0, -1e-8, np.inf], FLOAT_ABOVE_0),
+    (
+        "n_iter_no_change",
+        [0, 2.5, -np.inf, "10"],
+        r"must be an int in the range \[1, inf\) or np.inf",
+    ),
+    ("max_fun", [0, 1.5], r"must be an int in the range \[1, inf\)"),
+    ("dropout", [1.0, -0.1, (0.5, 0.5)], r"must be None, a float in the range \[0, 1\) or"),
+    ("callbacks", [3, [print, 3]], "must be None, a callable or a list of callables"),
+    ("backend", ["torch", None], r"must be one of \{'numba', 'numpy'\}"),
+    ("dtype", ["int8", "float16", "no-such-type"], "must be None, 'float32' or 'float64'"),
+]
+INVALID_CLASSIFIER = [
+    ("class_weight", ["auto", 3], "must be None, 'balanced' or a dict mapping classes"),
+]
+INVALID_REGRESSOR = [
+    ("loss", ["quantile", None], r"must be one of \{'absolute_error', .*'squared_error'\}"),
+]
+
+
+def invalid_cases():
+    extras = {MLPClassifier: INVALID_CLASSIFIER, MLPRegressor: INVALID_REGRESSOR}
+    for estimator, extra in extras.items():
+        for name, values, allowed in INVALID + extra:
+            for value in values:
+                case_id = f"{estimator.__name__}-{name}-{value!r}"
+                yield pytest.param(estimator, name, value, allowed, id=case_id)
+
+
+@pytest.mark.parametrize(("estimator", "name", "value", "allowed"), invalid_cases())
+def test_invalid_parameter_names_itself_and_its_range(estimator, name, value, allowed):
+    model = estimator(**{**QUICK, name: value})
+    message = rf"The '{name}' parameter of {estimator.__name__} {allowed}"
+    with pytest.raises(ValueError, match=message) as error:
+        model.fit(X, targets(estimator))
+    assert repr(value)[:20] in str(error.value) or name == "dropout"  # "Got <value> instead."
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_every_parameter_is_checked(estimator):
+    """A parameter added to the estimators needs a row in the table above."""
+    extra = INVALID_CLASSIFIER if estimator is MLPClassifier else INVALID_REGRESSOR
+    checked = {name for name, _, _ in INVALID + extra}
+    assert set(estimator().get_params()) == checked
+
+
+def test_parameters_are_checked_at_fit_not_in_init():
+    model = MLPClassifier(alpha=-1.0)  # scikit-learn's rule: no validation in __init__
+    model.set_params(max_iter=0)
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        model.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_iter_no_change": np.inf},
+        {"random_state": np.random.RandomState(0)},
+        {"random_state": np.int64(3)},
+        {"verbose": 0},
+        {"verbose": np.bool_(False)},
+        {"max_iter": np.int64(2)},
+        {"alpha": np.float32(1e-3)},
+        {"hidden_layer_sizes": ()},
+        {"hidden_layer_sizes": np.array([3, 2])},
+        {"dtype": np.float32},
+        {"batch_size": 1},
+        {"validation_fraction": 0.5, "early_stopping": True},
+        {"momentum": 1.0},
+        {"beta_2": 0.0},
+    ],
+    ids=lambda params: "-".join(f"{k}={v!r}" for k, v in params.items()),
+)
+def test_edge_values_are_accepted(params):
+    model = MLPClassifier(**{**QUICK, "max_iter": 2, **params}).fit(X, y)
+    assert model.predict(X).shape == (20,)
+
+
+def test_a_bad_value_in_class_weight_names_the_labels():
+    with pytest.raises(ValueError, match=r"class_weight has labels \[5\]"):
+        MLPClassifier(**QUICK, class_weight={0: 1.0, 5: 2.0}).fit(X, y)
