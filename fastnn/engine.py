@@ -23,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from fastnn import _codes as C
 from fastnn import kernels, reference
 from fastnn._blas import blas_threads_for
+from fastnn._interrupt import deferred_interrupts
 from fastnn.layout import pack, unpack, work_size
 
 BACKENDS = {"numba": kernels, "numpy": reference}
@@ -128,7 +129,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
     per_call = 1
 
-    with blas_threads_for(sizes, int(s[C.BATCH_SIZE])):
+    with blas_threads_for(sizes, int(s[C.BATCH_SIZE])), deferred_interrupts() as interrupt:
         try:
             est.n_iter_ = 0
             while est.n_iter_ < est.max_iter:
@@ -154,6 +155,8 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                     _report_stopping(est, s, rate, early_stopping)
                 if s[C.STOP] == C.CONVERGED:
                     break
+                if interrupt["hit"]:
+                    raise KeyboardInterrupt
                 if incremental:
                     break
                 if not one_at_a_time:
@@ -347,7 +350,12 @@ def fit_lbfgs(est, X, Y, sw):
     callbacks = _callbacks(est)
 
     def after_iteration(intermediate_result):
-        """The user's callbacks after each lbfgs iteration (SciPy stops on StopIteration)."""
+        """The user's callbacks after each lbfgs iteration, and Ctrl-C (SciPy stops on
+        StopIteration)."""
+        if interrupt["hit"]:
+            raise StopIteration
+        if not callbacks:
+            return
         est.n_iter_ = getattr(est, "n_iter_", 0) + 1
         est.loss_ = float(intermediate_result.fun)
         est.coefs_, est.intercepts_ = unpack(intermediate_result.x.astype(dtype), sizes)
@@ -357,15 +365,17 @@ def fit_lbfgs(est, X, Y, sw):
             raise StopIteration
 
     est.n_iter_ = 0
-    with blas_threads_for(sizes, X.shape[0]):
+    with blas_threads_for(sizes, X.shape[0]), deferred_interrupts() as interrupt:
         result = scipy.optimize.minimize(
             loss_and_grad,
             theta.astype(np.float64),
             method="L-BFGS-B",
             jac=True,
-            callback=after_iteration if callbacks else None,
+            callback=after_iteration,
             options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
         )
+    if interrupt["hit"]:
+        warnings.warn("Training interrupted by user.", stacklevel=3)
     est.n_iter_ = min(result.nit, est.max_iter)
     theta[:] = result.x
     est.loss_ = float(result.fun)
@@ -379,7 +389,7 @@ def fit_lbfgs(est, X, Y, sw):
             DivergenceWarning,
             stacklevel=3,
         )
-    elif result.status not in (0, 99):  # 99: a callback asked to stop
+    elif result.status not in (0, 99):  # 99: a callback or Ctrl-C asked to stop
         message = (
             f"lbfgs failed to converge after {est.n_iter_} iteration(s) "
             f"(status={result.status}):\n{result.message}\n"
