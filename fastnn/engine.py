@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from fastnn import _codes as C
 from fastnn import kernels, reference
-from fastnn._blas import blas_threads_for
+from fastnn._blas import fit_blas_threads
 from fastnn._interrupt import deferred_interrupts
 from fastnn.layout import pack, unpack, work_size
 
@@ -129,7 +129,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
     per_call = 1
 
-    with blas_threads_for(sizes, int(s[C.BATCH_SIZE])), deferred_interrupts() as interrupt:
+    with fit_blas_threads(), deferred_interrupts() as interrupt:
         try:
             est.n_iter_ = 0
             while est.n_iter_ < est.max_iter:
@@ -365,7 +365,7 @@ def fit_lbfgs(est, X, Y, sw):
             raise StopIteration
 
     est.n_iter_ = 0
-    with blas_threads_for(sizes, X.shape[0]), deferred_interrupts() as interrupt:
+    with fit_blas_threads(), deferred_interrupts() as interrupt:
         result = scipy.optimize.minimize(
             loss_and_grad,
             theta.astype(np.float64),

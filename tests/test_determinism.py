@@ -8,10 +8,10 @@ here and in fresh Python processes, and the SHA-256 of its ``coefs_`` and
 
 BLAS threads and bits: OpenBLAS splits the sum over a batch's rows (``A.T @ delta``)
 between its threads, which changes the rounding. fastnn keeps BLAS on one thread
-unless a batch's largest product has at least 8M multiply-adds (``fastnn._blas``), so
-the problems here, like most mini-batches, are bit-identical whatever
-``OPENBLAS_NUM_THREADS`` says. Above that size the results agree to a stated
-tolerance, not bit for bit (see ``test_large_products_with_two_blas_threads``).
+during a fit (``fastnn._blas``), so every fit is bit-identical whatever
+``OPENBLAS_NUM_THREADS`` or the machine's load says. A user who opts into more threads
+(``FASTNN_BLAS_THREADS=2``) gets results that agree to a stated tolerance, not bit for
+bit (see ``test_large_products_with_two_blas_threads``).
 """
 
 import hashlib
@@ -168,25 +168,15 @@ def test_bit_identical_for_openblas_thread_counts(runs):
 
 
 def test_large_products_with_two_blas_threads(runs):
-    # Not bit-identical: measured on this problem after three lbfgs iterations, 1.9e-16
-    # absolute and 3.2e-13 relative (the largest relative differences are on weights
-    # near zero). L-BFGS amplifies such differences about tenfold every few iterations,
-    # hence the margin.
+    # Two BLAS threads only when asked for (FASTNN_BLAS_THREADS=2): then not bit-identical.
+    # Measured on this problem after three lbfgs iterations, 1.9e-16 absolute and 3.2e-13
+    # relative (the largest relative differences are on weights near zero). L-BFGS
+    # amplifies such differences about tenfold every few iterations, hence the margin.
     got = runs["openblas-2"][1]
     expected = runs["openblas-1"][1]
     assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: fastnn always uses one thread")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="for products of at least 8M multiply-adds, fastnn._blas chooses one BLAS "
-    "thread or the default from the load average at the moment of the fit; OpenBLAS "
-    "splits the sum over a batch's rows between threads, so the same fit with the same "
-    "random_state gives different bits on an idle and on a busy machine (set "
-    "FASTNN_BLAS_THREADS for reproducible large fits)",
-)
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
 def test_large_fit_does_not_depend_on_the_load_average(solver, monkeypatch):
     with threadpool_limits(limits=2, user_api="blas"):  # lift the suite's one-thread limit
