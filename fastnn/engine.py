@@ -123,6 +123,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     rng_state = _rng_state(est._random_state)
     losses = np.empty(est.max_iter, dtype=np.float64)
     est.coefs_, est.intercepts_ = unpack(theta, sizes)
+    start = (theta.copy(), len(est.loss_curve_), est.t_)  # to fall back on if all diverges
     # Return to Python after every epoch when Python has work then; otherwise run
     # several epochs per call, about CALL_SECONDS' worth, so Ctrl-C stays responsive.
     callbacks = _callbacks(est)
@@ -144,7 +145,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                     )  # fmt: skip
                 elapsed = time.perf_counter() - started
                 if s[C.STOP] == C.DIVERGED:
-                    _diverged(est, losses[done - 1], losses[: done - 1], s, X.shape[0])
+                    _diverged(est, losses[: done - 1], losses[done - 1], s, X, theta, start)
                     break
                 _record_epochs(est, losses[:done], s)
                 if early_stopping:
@@ -252,16 +253,32 @@ def _report_stopping(est, s, rate, early_stopping):
         print(message + f" Setting learning rate to {s[C.LR]:f}")
 
 
-def _diverged(est, bad_loss, losses, s, n_samples):
-    """Keep the epochs before the one whose loss was not finite, and say so."""
-    s[C.SEEN] -= n_samples  # the diverged epoch's weights were not kept
+def _diverged(est, losses, bad_loss, s, X, theta, start):
+    """Keep the epochs before the one whose loss was not finite, and say so.
+
+    The kernel has put back the weights from the start of the diverged epoch. They come
+    from an optimizer step whose loss nobody evaluated, so they are checked: if they are
+    not finite, or give non-finite outputs on the training data, the weights from the
+    start of this fit are kept instead, and the fit's epochs are dropped.
+    """
+    s[C.SEEN] -= X.shape[0]  # the diverged epoch's weights were not kept
     _record_epochs(est, losses, s)
     del est._optimizer  # its moments hold non-finite values; partial_fit starts afresh
+    kept = f"the weights from the end of epoch {est.n_iter_} were restored"
+    with np.errstate(all="ignore"):
+        usable = np.isfinite(theta).all() and np.isfinite(predict_output(est, X)).all()
+    if not usable:
+        theta[:], n_curve, est.t_ = start
+        del est.loss_curve_[n_curve:]
+        est.n_iter_ = 0
+        kept = "no epoch's weights gave finite outputs, so the weights from the start of "
+        kept += "this fit were kept"
+    if est.n_iter_ == 0:
+        est.loss_ = float(bad_loss)  # no epoch was kept: the loss that diverged
     warnings.warn(
         f"Training diverged: the loss became {bad_loss} in epoch {est.n_iter_ + 1}. "
-        f"Training stopped and the weights from the end of epoch {est.n_iter_} were "
-        f"restored. Try a smaller learning_rate_init (it is {est.learning_rate_init}) or "
-        "scale the input data.",
+        f"Training stopped and {kept}. Try a smaller learning_rate_init (it is "
+        f"{est.learning_rate_init}) or scale the input data.",
         DivergenceWarning,
         stacklevel=4,
     )
@@ -380,12 +397,17 @@ def fit_lbfgs(est, X, Y, sw):
     theta[:] = result.x
     est.loss_ = float(result.fun)
     if not (np.isfinite(est.loss_) and np.all(np.isfinite(theta))):
-        theta[:] = start if best["x"] is None else best["x"]
-        est.loss_ = float(best["loss"]) if best["x"] is not None else float("nan")
+        if best["x"] is None:
+            theta[:] = start
+            est.loss_ = float(result.fun)
+            kept = "No loss was finite, so the initial weights were kept"
+        else:
+            theta[:] = best["x"]
+            est.loss_ = float(best["loss"])
+            kept = f"The weights with the lowest finite loss ({est.loss_}) were kept"
         warnings.warn(
-            f"Training diverged: lbfgs ended with a loss of {result.fun}. The weights with "
-            f"the lowest finite loss ({est.loss_}) were kept. Scale the input data, or try "
-            "a larger alpha.",
+            f"Training diverged: lbfgs ended with a loss of {result.fun}. {kept}. Scale the "
+            "input data, or try a larger alpha.",
             DivergenceWarning,
             stacklevel=3,
         )
