@@ -112,3 +112,12 @@ def test_training_continues_after_an_interrupt(backend):
     assert len(est.loss_curve_) == n_iter + 1
     assert est.t_ == (n_iter + 1) * N_SAMPLES
     assert np.isfinite(est.loss_curve_[-1])
+
+
+def test_sigint_after_fit_is_an_ordinary_keyboard_interrupt():
+    # fastnn's SIGINT handler lives only as long as a fit: afterwards Ctrl-C raises as usual.
+    X, y = make_classification(100, 4, random_state=0)
+    MLPClassifier((4,), max_iter=2).fit(X, y)
+    with pytest.raises(KeyboardInterrupt):
+        _thread.interrupt_main()
+        threading.Event().wait(0.5)  # the interrupt lands during this wait
