@@ -13,11 +13,23 @@ Every kernel is decorated with :func:`jit`. Options:
 
 Nothing is compiled at import: signatures are left to Numba's lazy dispatch, so the
 first call per dtype compiles (or loads from cache). See :func:`fastnn.warmup`.
+
+Where the cache lives: ``NUMBA_CACHE_DIR`` if set, else :data:`CACHE_DIR` (under
+``XDG_CACHE_HOME`` or ``~/.cache``), never inside the installed package. Numba's default
+writes ``__pycache__/*.nbi`` next to the sources; after ``pip install .``, a later
+``pip uninstall`` (or ``pip install -e .``) leaves those folders behind as a
+``fastnn`` namespace package that can hide the real one.
 """
 
 import os
 
 import numba
+
+CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+    "fastnn",
+    "numba",
+)
 
 FASTMATH_FLAGS = {"nsz", "arcp", "contract", "reassoc"}
 
@@ -41,5 +53,12 @@ def jit(func=None, **overrides):
     """
     options = {**OPTIONS, **overrides}
     if func is None:
-        return lambda f: numba.njit(**options)(f)
-    return numba.njit(**options)(func)
+        return lambda f: jit(f, **overrides)
+    # Numba picks a function's cache folder when it is decorated, from its global
+    # config: point it at fastnn's folder for this decoration only.
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = CACHE_DIR
+    try:
+        return numba.njit(**options)(func)
+    finally:
+        numba.config.CACHE_DIR = previous

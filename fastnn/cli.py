@@ -793,7 +793,7 @@ def info():
         "cores": _cores(),
         "numba threads": str(numba.config.NUMBA_NUM_THREADS),
         "numba threading layer": _threading_layer(numba),
-        "numba cache dir": numba.config.CACHE_DIR or "default (next to sources)",
+        "numba cache dir": _jit.CACHE_DIR,
         "fastmath": "on" if _jit.OPTIONS["fastmath"] else "off (FASTNN_FASTMATH=1 turns it on)",
         "blas": _blas(),
     }
