@@ -455,7 +455,7 @@ def _load_csv(args):
     if args.n_samples is not None or args.noise is not None:
         raise UsageError("--n-samples and --noise apply to generated datasets, not --csv")
     X, y = datasets.load_csv(args.csv, args.target)
-    header = datasets.csv_rows(args.csv)[0][1]
+    header, _ = datasets.csv_table(args.csv)
     j = datasets._target_index(header, args.target, args.csv)
     return Dataset(
         name=os.path.basename(args.csv),
@@ -710,15 +710,7 @@ def _predict_command(args):
 
 def _read_features(path, target, trained):
     """The feature matrix of a CSV file, in the columns the network was trained on."""
-    rows = datasets.csv_rows(path)
-    header, data = rows[0][1], rows[1:]
-    if not data:
-        raise ValueError(f"{path} has a header row but no data rows.")
-    for line, row in data:
-        if len(row) != len(header):
-            raise ValueError(
-                f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}."
-            )
+    header, data = datasets.csv_table(path)
     left_out = () if target is None else (datasets._target_index(header, target, path),)
     names = trained.feature_names
     if names is None and hasattr(trained.model, "feature_names_in_"):

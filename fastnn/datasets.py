@@ -158,9 +158,10 @@ _GENERATORS = {"moons": _moons, "circles": _circles, "blobs": _blobs, "spirals":
 # --- CSV files ------------------------------------------------------------------------
 
 
-def csv_rows(path, delimiter=","):
-    """``(line number, stripped fields)`` of each non-blank row of a CSV file, the
-    header first; a missing or empty file raises an error that names it."""
+def csv_table(path, delimiter=","):
+    """The header and the data rows of a CSV file: ``(header, [(line number, fields),
+    ...])``, fields stripped, blank rows skipped. A missing or empty file, a file without
+    data rows, or a row with the wrong number of fields raises an error that names it."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"CSV file not found: {path}")
@@ -173,7 +174,16 @@ def csv_rows(path, delimiter=","):
         ]
     if not rows:
         raise ValueError(f"{path} is empty: expected a header row and data rows.")
-    return rows
+    _, header = rows[0]
+    data = rows[1:]
+    if not data:
+        raise ValueError(f"{path} has a header row but no data rows.")
+    for line, row in data:
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}."
+            )
+    return header, data
 
 
 def load_csv(path, target, delimiter=","):
@@ -206,16 +216,7 @@ def load_csv(path, target, delimiter=","):
         column, a feature value is missing or not a finite number, or a target value is missing.
     """
     path = os.fspath(path)
-    rows = csv_rows(path, delimiter)
-    _, header = rows[0]
-    data = rows[1:]
-    if not data:
-        raise ValueError(f"{path} has a header row but no data rows.")
-    for line, row in data:
-        if len(row) != len(header):
-            raise ValueError(
-                f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}."
-            )
+    header, data = csv_table(path, delimiter)
     j = _target_index(header, target, path)
     features = [k for k in range(len(header)) if k != j]
     X = _features([[row[k] for k in features] for _, row in data])
