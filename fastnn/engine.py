@@ -24,6 +24,7 @@ from fastnn import _codes as C
 from fastnn import kernels, reference
 from fastnn._blas import fit_blas_threads
 from fastnn._interrupt import deferred_interrupts
+from fastnn._threads import fit_workers
 from fastnn.layout import pack, unpack, work_size
 
 BACKENDS = {"numba": kernels, "numpy": reference}
@@ -191,6 +192,7 @@ def _prepare_scalars(est, s, batch_size):
     s[C.ALPHA] = 0.0 if decoupled else est.alpha
     s[C.WEIGHT_DECAY] = est.alpha if decoupled else 0.0
     s[C.BATCH_SIZE] = batch_size
+    s[C.WORKERS] = fit_workers()
     s[C.SHUFFLE] = float(bool(est.shuffle))
     schedule = C.SCHEDULES[est.learning_rate]
     if est.solver != "sgd" and schedule in (C.INVSCALING, C.ADAPTIVE):

@@ -53,11 +53,13 @@ def pack(coefs, intercepts, dtype):
 def work_size(sizes, capacity, gather=True):
     """Length of the numba engine's scratch vector for batches of up to ``capacity`` rows.
 
-    It holds every layer's activations and deltas and, with ``gather``, room to copy one
-    batch of inputs, targets and sample weights.
+    It holds every layer's activations and deltas and, with ``gather`` (mini-batch
+    training), room to copy one batch of inputs, targets and sample weights in front,
+    and a second gradient vector at the end (for a batch's second block of rows, see
+    :mod:`fastnn.kernels.epoch`).
     """
     sizes = [int(s) for s in sizes]
     length = 2 * capacity * sum(sizes[1:])
     if gather:
-        length += capacity * (sizes[0] + sizes[-1] + 1)
+        length += capacity * (sizes[0] + sizes[-1] + 1) + n_params(sizes)
     return length

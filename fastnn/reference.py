@@ -66,8 +66,9 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-def dropout_uniform(seed, batch, layer, n_rows, n_units):
-    """Uniform numbers in ``[0, 1)`` for a batch's ``(n_rows, n_units)`` hidden block.
+def dropout_uniform(seed, batch, layer, n_rows, n_units, row0=0):
+    """Uniform numbers in ``[0, 1)`` for a batch's ``(n_rows, n_units)`` hidden block
+    (the batch's rows ``row0`` to ``row0 + n_rows - 1``).
 
     Counter-based: each number is a hash of ``(seed, batch, layer, row, unit)``, so the
     masks depend neither on the engine nor on the number of threads, and the backward
@@ -76,7 +77,7 @@ def dropout_uniform(seed, batch, layer, n_rows, n_units):
     """
     h = np.full((1, 1), int(seed), dtype=np.uint64)
     h = _mix(h ^ np.uint64(int(batch)))
-    rows = np.arange(n_rows, dtype=np.uint64)[:, None]
+    rows = np.arange(row0, row0 + n_rows, dtype=np.uint64)[:, None]
     h = _mix(h ^ ((np.uint64(int(layer)) << np.uint64(32)) | rows))
     h = _mix(h ^ np.arange(n_units, dtype=np.uint64)[None, :])
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
@@ -88,19 +89,22 @@ def dropout_rate(scalars, layer):
     return scalars[slot] if slot < scalars.shape[0] else 0.0
 
 
-def dropout(A, p, scalars, layer):
+def dropout(A, p, scalars, layer, row0=0):
     """Inverted dropout in place: zero each unit with probability ``p`` and scale the
-    rest by ``1 / (1 - p)``, so that prediction needs no rescaling."""
-    u = dropout_uniform(scalars[C.DROPOUT_SEED], scalars[C.BATCH_COUNT], layer, *A.shape)
+    rest by ``1 / (1 - p)``, so that prediction needs no rescaling. ``A`` holds the
+    batch's rows from ``row0`` on."""
+    seed, batch = scalars[C.DROPOUT_SEED], scalars[C.BATCH_COUNT]
+    u = dropout_uniform(seed, batch, layer, *A.shape, row0)
     A *= u >= p
     A /= 1 - p
 
 
-def dropout_derivative(A, delta, code, p, scalars, layer):
+def dropout_derivative(A, delta, code, p, scalars, layer, row0=0):
     """``activation_derivative`` through dropout: the kept units' outputs before scaling
     are ``A (1 - p)``; the dropped units pass no gradient."""
     activation_derivative(A * (1 - p), delta, code)
-    u = dropout_uniform(scalars[C.DROPOUT_SEED], scalars[C.BATCH_COUNT], layer, *A.shape)
+    seed, batch = scalars[C.DROPOUT_SEED], scalars[C.BATCH_COUNT]
+    u = dropout_uniform(seed, batch, layer, *A.shape, row0)
     delta *= u >= p
     delta /= 1 - p
 

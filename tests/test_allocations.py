@@ -2,7 +2,7 @@
 
 Numba's runtime counts its allocations when ``NUMBA_NRT_STATS=1`` is set before Numba is
 imported, so the count is taken in a fresh process. Training for more epochs must not
-allocate more.
+allocate more, with one worker or two (mini-batches split in two blocks of rows).
 """
 
 import json
@@ -17,10 +17,12 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     from numba.core.runtime import rtsys
     from fastnn import kernels, layout, _codes as C
+    from fastnn.kernels import epoch
 
-    def epochs(n_epochs, n_samples=300, batch_size=16, solver=C.ADAM, dropout=0.0):
+    def epochs(n_epochs, n_samples=300, batch_size=16, solver=C.ADAM, dropout=0.0, workers=1):
         rng = np.random.RandomState(0)
-        sizes = np.array([3, 8, 5, 2], dtype=np.int64)
+        # With two workers, layers wide enough that each batch is split in two blocks.
+        sizes = np.array([3, 8, 5, 2] if workers == 1 else [3, 64, 32, 2], dtype=np.int64)
         X = rng.randn(n_samples, 3)
         Y = np.eye(2)[rng.randint(0, 2, n_samples)]
         sw = np.ones(n_samples)
@@ -33,6 +35,8 @@ SCRIPT = textwrap.dedent(
         s[C.BATCH_SIZE], s[C.SHUFFLE], s[C.MONITOR] = batch_size, 1, 1
         s[C.BEST], s[C.N_ITER_NO_CHANGE] = np.inf, 1e9
         s[C.DROPOUT], s[C.DROPOUT + 1] = dropout, dropout
+        s[C.WORKERS] = workers
+        assert epoch.batch_parts(sizes, batch_size) == workers
         codes = np.array([C.TANH, C.LOG_LOSS, solver], dtype=np.int64)
         work = np.zeros(layout.work_size(sizes, batch_size))
         rng_state = np.zeros(625, dtype=np.uint32)
@@ -50,16 +54,18 @@ SCRIPT = textwrap.dedent(
     result = {}
     for solver in (C.SGD, C.ADAM, C.RMSPROP, C.ADAMW):
         for dropout in (0.0, 0.2):
-            epochs(1, solver=solver, dropout=dropout)  # compile outside the count
-            result[f"{solver}-{dropout}"] = [
-                epochs(n, solver=solver, dropout=dropout) for n in (1, 10)
-            ]
+            for workers in (1, 2):
+                kw = dict(solver=solver, dropout=dropout, workers=workers)
+                epochs(1, **kw)  # compile outside the count
+                result[f"{solver}-{dropout}-{workers}"] = [epochs(n, **kw) for n in (1, 10)]
     print(json.dumps(result))
     """
 )
 
 
 N_ARRAY_ARGUMENTS = 13
+# run_epochs' own per-call arrays: the workers' counters and per-block losses.
+N_CALL_ARRAYS = 2
 
 
 def test_run_epochs_allocates_nothing_per_epoch():
@@ -71,6 +77,8 @@ def test_run_epochs_allocates_nothing_per_epoch():
     for case, (one_epoch, ten_epochs) in counts.items():
         # 300 samples in batches of 16: 19 batches per epoch, 190 over ten epochs. The
         # count must not grow with them. What a call does allocate is the runtime's
-        # wrapper (a MemInfo, no data) around each of its 13 array arguments.
+        # wrapper (a MemInfo, no data) around each of its 13 array arguments, its two
+        # small arrays, and with two workers one more for the parallel launch.
         assert ten_epochs == one_epoch, case
-        assert one_epoch <= N_ARRAY_ARGUMENTS, case
+        workers = int(case.rsplit("-", 1)[1])
+        assert one_epoch <= N_ARRAY_ARGUMENTS + N_CALL_ARRAYS + (workers - 1), case

@@ -159,7 +159,8 @@ def test_bit_identical_across_processes(runs):
 
 
 def test_bit_identical_for_numba_thread_counts(runs):
-    # fastnn's kernels are not parallel: Numba's thread count cannot change a result.
+    # The epoch kernel runs a batch's two blocks of rows on two threads or on one, with
+    # the same arithmetic either way (fastnn/kernels/epoch.py).
     assert runs["numba-1"][0] == runs["numba-2"][0]
 
 

@@ -102,11 +102,13 @@ def dropout_rate(scalars, layer):
 
 
 @jit
-def dropout(A, p, scalars, layer):
-    """Inverted dropout in place, with the reference's counter-based generator."""
+def dropout(A, p, scalars, layer, row0=0):
+    """Inverted dropout in place, with the reference's counter-based generator.
+
+    ``A`` holds the batch's rows ``row0, row0 + 1, ...`` (a worker's block of rows)."""
     n, m = A.shape
     for i in range(n):
-        key = _row_key(scalars, layer, i)
+        key = _row_key(scalars, layer, row0 + i)
         for j in range(m):
             keep = 1.0 if _uniform(key, j) >= p else 0.0
             # Multiplied by the mask, as the reference does: a dropped inf stays NaN.
@@ -114,11 +116,11 @@ def dropout(A, p, scalars, layer):
 
 
 @jit
-def dropout_derivative(A, delta, code, p, scalars, layer):
+def dropout_derivative(A, delta, code, p, scalars, layer, row0=0):
     """``activation_derivative`` through dropout (masks recomputed, not stored)."""
     n, m = A.shape
     for i in range(n):
-        key = _row_key(scalars, layer, i)
+        key = _row_key(scalars, layer, row0 + i)
         for j in range(m):
             keep = 1.0 if _uniform(key, j) >= p else 0.0
             d = _derivative(A[i, j] * (1 - p), delta[i, j], code)

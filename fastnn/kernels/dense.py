@@ -21,7 +21,7 @@ from fastnn.kernels.activations import (
     dropout_rate,
     output_activate,
 )
-from fastnn.kernels.losses import output_delta, output_loss, penalty
+from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, penalty
 
 SMALL_PRODUCT = 512
 
@@ -110,21 +110,20 @@ def layer_buffer(work, sizes, i, nb, which):
 
 
 @jit
-def forward(X, sizes, theta, codes, scalars, work):
-    """Fill each layer's activations in ``work``: ``Z = A W + b``, ``A' = f(Z)``, with
-    dropout on the hidden layers that have a rate in ``scalars``."""
-    nb = X.shape[0]
+def forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb):
+    """:func:`forward` for the rows ``r0:r1`` of an ``nb``-row batch: ``X`` holds those
+    rows, and each layer's activations go to the same rows of its buffer."""
     n_layers = sizes.shape[0] - 1
     A = X
     for i in range(n_layers):
         W, b = layer_params(theta, sizes, i)
-        Z = layer_buffer(work, sizes, i, nb, 0)
+        Z = layer_buffer(work, sizes, i, nb, 0)[r0:r1]
         matmul(A, W, Z)
         if i < n_layers - 1:
             add_bias_activate(Z, b, codes[HIDDEN])
             p = dropout_rate(scalars, i)
             if p > 0:
-                dropout(Z, p, scalars, i)
+                dropout(Z, p, scalars, i, r0)
         else:
             add_bias_activate(Z, b, 0)
             output_activate(Z, codes[OUTPUT])
@@ -132,61 +131,101 @@ def forward(X, sizes, theta, codes, scalars, work):
 
 
 @jit
-def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
-    """Write the gradient of the mean loss into ``grad``, from the activations that
-    :func:`forward` left in ``work``."""
-    nb = Y.shape[0]
+def forward(X, sizes, theta, codes, scalars, work):
+    """Fill each layer's activations in ``work``: ``Z = A W + b``, ``A' = f(Z)``, with
+    dropout on the hidden layers that have a rate in ``scalars``."""
+    nb = X.shape[0]
+    forward_rows(X, sizes, theta, codes, scalars, work, 0, nb, nb)
+
+
+@jit
+def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb):
+    """The data term's gradient summed over the rows ``r0:r1`` of an ``nb``-row batch,
+    into ``grad``: ``dW = A_prev.T @ delta``, ``db = sum(delta)``, not yet divided by
+    the batch's weight nor penalised (:func:`finish_gradient` does both), so that the
+    sums of several blocks of rows add up to the batch's."""
     n_layers = sizes.shape[0] - 1
-    alpha = scalars[ALPHA]
-    sw_sum = 0.0
-    for r in range(nb):
-        sw_sum += sw[r]
-    A_out = layer_buffer(work, sizes, n_layers - 1, nb, 0)
-    delta = layer_buffer(work, sizes, n_layers - 1, nb, 1)
+    A_out = layer_buffer(work, sizes, n_layers - 1, nb, 0)[r0:r1]
+    delta = layer_buffer(work, sizes, n_layers - 1, nb, 1)[r0:r1]
     output_delta(A_out, Y, sw, codes[OUTPUT], delta)
     for i in range(n_layers - 1, -1, -1):
         if i > 0:
-            A_prev = layer_buffer(work, sizes, i - 1, nb, 0)
+            A_prev = layer_buffer(work, sizes, i - 1, nb, 0)[r0:r1]
         else:
             A_prev = X
         W, _ = layer_params(theta, sizes, i)
         dW, db = layer_params(grad, sizes, i)
         matmul_tn(A_prev, delta, dW)
-        fan_in, fan_out = W.shape
-        for r in range(fan_in):
-            for c in range(fan_out):
-                dW[r, c] = (dW[r, c] + alpha * W[r, c]) / sw_sum
+        fan_out = W.shape[1]
         for c in range(fan_out):
             db[c] = 0
-        for r in range(nb):
+        for r in range(r1 - r0):
             for c in range(fan_out):
                 db[c] += delta[r, c]
-        for c in range(fan_out):
-            db[c] /= sw_sum
         if i > 0:
-            delta_prev = layer_buffer(work, sizes, i - 1, nb, 1)
+            delta_prev = layer_buffer(work, sizes, i - 1, nb, 1)[r0:r1]
             matmul_nt(delta, W, delta_prev)
             p = dropout_rate(scalars, i - 1)
             if p > 0:
-                dropout_derivative(A_prev, delta_prev, codes[HIDDEN], p, scalars, i - 1)
+                dropout_derivative(A_prev, delta_prev, codes[HIDDEN], p, scalars, i - 1, r0)
             else:
                 activation_derivative(A_prev, delta_prev, codes[HIDDEN])
             delta = delta_prev
 
 
 @jit
-def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
-    """Loss (data term plus penalty) on one batch, and its gradient into ``grad``."""
-    nb = X.shape[0]
-    n_layers = sizes.shape[0] - 1
-    forward(X, sizes, theta, codes, scalars, work)
-    A_out = layer_buffer(work, sizes, n_layers - 1, nb, 0)
-    loss = output_loss(A_out, Y, sw, codes[OUTPUT])
+def finish_gradient(grad, other, n_parts, theta, sizes, alpha, sw_sum):
+    """Turn summed data-term gradients into the mean loss's gradient, in ``grad``:
+    ``dW = (sum + alpha W) / sum(sw)``, ``db = sum / sum(sw)``, where ``sum`` is
+    ``grad`` plus, when ``n_parts == 2``, the second block's sum in ``other``."""
+    n_weights = 0
+    for i in range(sizes.shape[0] - 1):
+        n_weights += sizes[i] * sizes[i + 1]
+    if n_parts == 2:
+        for k in range(grad.shape[0]):
+            grad[k] += other[k]
+    for k in range(n_weights):
+        grad[k] = (grad[k] + alpha * theta[k]) / sw_sum
+    for k in range(n_weights, grad.shape[0]):
+        grad[k] /= sw_sum
+
+
+@jit
+def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
+    """Write the gradient of the mean loss into ``grad``, from the activations that
+    :func:`forward` left in ``work``."""
+    nb = Y.shape[0]
     sw_sum = 0.0
     for r in range(nb):
         sw_sum += sw[r]
-    loss += penalty(theta, sizes, scalars[ALPHA], sw_sum)
-    backward(X, Y, sw, sizes, theta, grad, scalars, codes, work)
+    backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, 0, nb, nb)
+    finish_gradient(grad, grad, 1, theta, sizes, scalars[ALPHA], sw_sum)
+
+
+@jit
+def rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb):
+    """Forward and backward over the rows ``r0:r1`` of an ``nb``-row batch (``X``,
+    ``Y`` and ``sw`` hold those rows): the summed data-term gradient goes to ``grad``
+    (see :func:`backward_rows`); returns :func:`loss_sum` over the rows."""
+    forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb)
+    A_out = layer_buffer(work, sizes, sizes.shape[0] - 2, nb, 0)[r0:r1]
+    total = loss_sum(A_out, Y, sw, codes[OUTPUT])
+    backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb)
+    return total
+
+
+@jit
+def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
+    """Loss (data term plus penalty) on one batch, and its gradient into ``grad``."""
+    nb = X.shape[0]
+    sw_sum = 0.0
+    for r in range(nb):
+        sw_sum += sw[r]
+    total = rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, 0, nb, nb)
+    alpha = scalars[ALPHA]
+    loss = mean_loss(total, sw_sum, Y.shape[1], codes[OUTPUT])
+    loss += penalty(theta, sizes, alpha, sw_sum)
+    finish_gradient(grad, grad, 1, theta, sizes, alpha, sw_sum)
     return loss
 
 

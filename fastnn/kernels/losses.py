@@ -22,16 +22,11 @@ def _xlogy(x, y):
 
 
 @jit
-def output_loss(A_out, Y, sw, loss):
-    """The data term of the loss, averaged over samples with weights ``sw``.
-
-    Same formulas as :func:`fastnn.reference.output_loss`; probabilities are clipped to
-    ``[eps, 1 - eps]`` before the logarithm. Accumulates in float64.
-    """
+def loss_sum(A_out, Y, sw, loss):
+    """The data term's weighted sum over samples and outputs, before the averaging of
+    :func:`mean_loss`: rows may be summed block by block. Accumulates in float64;
+    probabilities are clipped to ``[eps, 1 - eps]`` before the logarithm."""
     n, m = A_out.shape
-    sw_sum = 0.0
-    for i in range(n):
-        sw_sum += sw[i]
     eps = np.finfo(A_out.dtype).eps
     total = 0.0
     for j in range(m):
@@ -54,10 +49,29 @@ def output_loss(A_out, Y, sw, loss):
                 if loss == BINARY_LOG_LOSS:
                     term -= _xlogy(1 - y, 1 - p)
             column += sw[i] * term
-        total += column / sw_sum
-    if loss == SQUARED_ERROR:
-        return 0.5 * total / m
+        total += column
     return total
+
+
+@jit
+def mean_loss(total, sw_sum, n_outputs, loss):
+    """The data term from :func:`loss_sum`'s ``total``: divided by the samples' total
+    weight (and, for squared error, halved and averaged over the outputs)."""
+    if loss == SQUARED_ERROR:
+        return 0.5 * (total / sw_sum) / n_outputs
+    return total / sw_sum
+
+
+@jit
+def output_loss(A_out, Y, sw, loss):
+    """The data term of the loss, averaged over samples with weights ``sw``.
+
+    Same formulas as :func:`fastnn.reference.output_loss`.
+    """
+    sw_sum = 0.0
+    for i in range(sw.shape[0]):
+        sw_sum += sw[i]
+    return mean_loss(loss_sum(A_out, Y, sw, loss), sw_sum, A_out.shape[1], loss)
 
 
 @jit

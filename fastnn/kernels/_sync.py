@@ -1,0 +1,76 @@
+"""Atomic counters for the two workers of :func:`fastnn.kernels.epoch.run_epochs`.
+
+Numba has no atomics of its own, so these few intrinsics emit LLVM's: a sequentially
+consistent fetch-and-add, an acquire load and a release store on one ``int64`` slot of
+an array. They are enough for a ticket scheme (see :mod:`.epoch`): data written before
+a release store (or a fetch-and-add) is visible to a thread after its acquire load (or
+fetch-and-add) sees the new value. Code that uses them has no NumPy twin: the reference
+engine is single-threaded.
+
+``relax`` is called while waiting. It calls the C library's ``sched_yield`` so that a
+waiting worker hands its core to the other one when the machine is busy; the symbol is
+resolved by name when the compiled code is loaded, so the disk cache keeps working.
+"""
+
+import sys
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+def _slot(context, builder, aryty, ary, index):
+    array = context.make_array(aryty)(context, builder, ary)
+    return cgutils.get_item_pointer(context, builder, aryty, array, [index])
+
+
+@intrinsic
+def atomic_add(typingctx, counters, index, value):
+    """``old = counters[index]; counters[index] += value; return old``, atomically."""
+    sig = types.int64(counters, index, value)
+
+    def codegen(context, builder, signature, args):
+        ptr = _slot(context, builder, signature.args[0], args[0], args[1])
+        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
+
+    return sig, codegen
+
+
+@intrinsic
+def atomic_load(typingctx, counters, index):
+    """``counters[index]``, read with acquire ordering."""
+    sig = types.int64(counters, index)
+
+    def codegen(context, builder, signature, args):
+        ptr = _slot(context, builder, signature.args[0], args[0], args[1])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def atomic_store(typingctx, counters, index, value):
+    """``counters[index] = value``, written with release ordering."""
+    sig = types.void(counters, index, value)
+
+    def codegen(context, builder, signature, args):
+        ptr = _slot(context, builder, signature.args[0], args[0], args[1])
+        builder.store_atomic(args[2], ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def relax(typingctx):
+    """Give the core away for a moment (``sched_yield``; nothing on Windows)."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        if sys.platform != "win32":
+            fnty = ir.FunctionType(ir.IntType(32), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty, "sched_yield"), [])
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -1,0 +1,157 @@
+"""The epoch kernel's two workers: a mini-batch split in two blocks of rows gives the
+same bits on two threads as on one, and the reference's numbers.
+
+``run_epochs`` splits each batch in two blocks when the shapes are large enough
+(``batch_parts``) and runs them on two threads when ``scalars[WORKERS] >= 2``. These
+tests drive the kernel directly with one and with two workers, over the cases where a
+block's bookkeeping could go wrong: dropout (each block's rows keep their numbers in the
+batch), a last batch of one row (an empty second block), training that stops in the
+middle of a call (convergence, divergence), and both dtypes.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastnn import _codes as C
+from fastnn import kernels, reference
+from fastnn.kernels.epoch import batch_parts
+from fastnn.layout import layer_sizes, n_params, work_size
+
+N_FEATURES = 5
+BATCH = 24
+HIDDEN = (48, 32)  # 24 rows x 2,000 weights: large enough to split
+
+
+def problem(dtype, n_samples, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, N_FEATURES)).astype(dtype)
+    Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, n_samples)]
+    sw = rng.uniform(0.5, 2.0, size=n_samples).astype(dtype)
+    sizes = layer_sizes(N_FEATURES, HIDDEN, 3)
+    theta = (0.3 * rng.normal(size=n_params(sizes))).astype(dtype)
+    return X, Y, sw, sizes, theta
+
+
+def scalars_for(sizes, solver, workers, dropout=0.0, lr=0.01, n_iter_no_change=1e9, tol=1e-4):
+    s = np.zeros(C.N_SCALARS + len(HIDDEN))
+    s[C.LR] = s[C.LR_INIT] = s[C.RATE] = lr
+    s[C.MOMENTUM] = 0.9
+    s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = 0.9, 0.999, 1e-8
+    s[C.ALPHA] = 1e-3
+    s[C.N_WEIGHTS] = int(np.sum(sizes[:-1] * sizes[1:]))
+    s[C.DROPOUT_SEED] = 7
+    s[C.BATCH_SIZE] = BATCH
+    s[C.SHUFFLE] = 1.0
+    s[C.MONITOR] = 1.0
+    s[C.BEST] = np.inf
+    s[C.TOL] = tol
+    s[C.N_ITER_NO_CHANGE] = n_iter_no_change
+    s[C.WORKERS] = workers
+    s[C.DROPOUT : C.DROPOUT + len(HIDDEN)] = dropout
+    return s
+
+
+def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM, **kw):
+    """Everything ``run_epochs`` returns or changes, after ``n_epochs`` epochs."""
+    X, Y, sw, sizes, theta = problem(dtype, n_samples)
+    scalars = scalars_for(sizes, solver, workers, **kw)
+    grad = np.zeros_like(theta)
+    state = np.zeros((C.MOMENTS[solver] + 1) * theta.shape[0], dtype=dtype)
+    work = np.zeros(work_size(sizes, BATCH), dtype=dtype)
+    idx = np.arange(n_samples, dtype=np.int64)
+    _, key, pos = np.random.RandomState(0).get_state()[:3]
+    rng_state = np.append(key, pos).astype(np.uint32)
+    losses = np.zeros(n_epochs)
+    codes = np.array([C.RELU, C.LOG_LOSS, solver], dtype=np.int64)
+    with np.errstate(all="ignore"):
+        done = engine.run_epochs(
+            X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
+            rng_state, losses,
+        )  # fmt: skip
+    return {
+        "done": np.array([done]),
+        "losses": losses,
+        "theta": theta,
+        "state": state,
+        "scalars": scalars,
+        "idx": idx,
+        "rng_state": rng_state,
+    }
+
+
+CASES = {
+    "plain": {},
+    "dropout": {"dropout": 0.3},
+    "one-row-last-batch": {"n_samples": 4 * BATCH + 1},
+    "odd-last-batch": {"n_samples": 4 * BATCH + 7, "solver": C.SGD},
+    # Every epoch after the first fails to improve by tol: stops after the second.
+    "converges-mid-call": {"n_iter_no_change": 0, "tol": 10.0, "n_epochs": 8},
+    "diverges-mid-call": {"solver": C.SGD, "lr": 1e12, "n_epochs": 6},
+}
+
+
+def test_these_shapes_are_split_in_two():
+    sizes = layer_sizes(N_FEATURES, HIDDEN, 3)
+    assert batch_parts(sizes, BATCH) == 2
+    assert batch_parts(layer_sizes(2, (4,), 1), 4) == 1  # xor: one block
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES)
+def test_two_workers_give_the_bits_of_one(case, dtype):
+    one = run(kernels, dtype, workers=1, **CASES[case])
+    two = run(kernels, dtype, workers=2, **CASES[case])
+    one["scalars"][C.WORKERS] = two["scalars"][C.WORKERS]  # the one input that differs
+    for name in one:
+        assert_array_equal(two[name], one[name], err_msg=name)
+
+
+def test_stopping_cases_do_stop_early():
+    converged = run(kernels, np.float64, 2, **CASES["converges-mid-call"])
+    assert converged["done"][0] < 8 and converged["scalars"][C.STOP] == C.CONVERGED
+    diverged = run(kernels, np.float64, 2, **CASES["diverges-mid-call"])
+    assert diverged["done"][0] < 6 and diverged["scalars"][C.STOP] == C.DIVERGED
+    assert np.isfinite(diverged["theta"]).all()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c != "diverges-mid-call"])
+def test_two_workers_match_the_reference(case):
+    got = run(kernels, np.float64, workers=2, **CASES[case])
+    expected = run(reference, np.float64, workers=2, **CASES[case])
+    assert_array_equal(got["done"], expected["done"])
+    assert_array_equal(got["idx"], expected["idx"])  # the same shuffles
+    assert_array_equal(got["rng_state"], expected["rng_state"])
+    # Summing a batch's gradient in two blocks rounds differently from one product.
+    for name in ("losses", "theta", "state"):
+        assert_allclose(got[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    assert got["scalars"][C.BATCH_COUNT] == expected["scalars"][C.BATCH_COUNT]
+
+
+def _workers_in(env):
+    script = "from fastnn._threads import fit_workers; print(fit_workers())"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env={**base, **env}, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    return int(out.stdout.strip())
+
+
+def test_one_worker_without_a_thread_safe_layer_or_a_second_thread():
+    # workqueue aborts the process when two threads launch parallel work at once.
+    assert _workers_in({"NUMBA_THREADING_LAYER": "workqueue"}) == 1
+    assert _workers_in({"NUMBA_NUM_THREADS": "1"}) == 1
+
+
+def test_two_workers_where_openmp_loads():
+    try:
+        import numba.np.ufunc.omppool  # noqa: F401
+    except ImportError:
+        pytest.skip("Numba's OpenMP layer does not load here (no libgomp)")
+    assert _workers_in({"NUMBA_NUM_THREADS": "2"}) == 2
+    assert _workers_in({"NUMBA_NUM_THREADS": "2", "NUMBA_THREADING_LAYER": "omp"}) == 2
