@@ -182,12 +182,15 @@ def finish_gradient(grad, other, n_parts, theta, sizes, alpha, sw_sum):
     for i in range(sizes.shape[0] - 1):
         n_weights += sizes[i] * sizes[i + 1]
     if n_parts == 2:
-        for k in range(grad.shape[0]):
-            grad[k] += other[k]
-    for k in range(n_weights):
-        grad[k] = (grad[k] + alpha * theta[k]) / sw_sum
-    for k in range(n_weights, grad.shape[0]):
-        grad[k] /= sw_sum
+        for k in range(n_weights):
+            grad[k] = (grad[k] + other[k] + alpha * theta[k]) / sw_sum
+        for k in range(n_weights, grad.shape[0]):
+            grad[k] = (grad[k] + other[k]) / sw_sum
+    else:
+        for k in range(n_weights):
+            grad[k] = (grad[k] + alpha * theta[k]) / sw_sum
+        for k in range(n_weights, grad.shape[0]):
+            grad[k] /= sw_sum
 
 
 @jit
