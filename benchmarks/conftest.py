@@ -45,6 +45,17 @@ def pytest_configure(config):
         session.disabled = True
 
 
+def pytest_collection_modifyitems(config, items):
+    """With ``--benchmark-only``, deselect the tests rather than let pytest-benchmark mark
+    each skipped: ``-ra`` would list some 160 skip lines below the benchmark tables."""
+    if not config.getoption("benchmark_only", False):
+        return
+    tests = [item for item in items if "benchmark" not in getattr(item, "fixturenames", ())]
+    if tests:
+        config.hook.pytest_deselected(items=tests)
+        items[:] = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
+
+
 def pytest_report_header(config):
     session = getattr(config, "_benchmarksession", None)
     if session is None:
