@@ -1,11 +1,69 @@
 """Collects each benchmark's per-epoch time and prints the comparison table at the end:
 fastnn's speed-up over every peer, the GFLOP/s it reaches beside ``np.dot``'s on the
-widest layer (measured in the same process), and the compile latency."""
+widest layer (measured in the same process), and the compile latency.
+
+Plain ``pytest`` collects these benchmarks beside the tests (``testpaths``) and runs each
+once, untimed, as ``--benchmark-disable`` does; ``--benchmark-only``, ``--benchmark-enable``
+or any other ``--benchmark-*`` option that shapes a timed run times them instead."""
 
 import os
 import platform
+import shlex
 
 import pytest
+
+# Options that ask for no timing; every other --benchmark-* option asks for timed runs.
+UNTIMED_OPTIONS = {"--benchmark-disable", "--benchmark-skip"}
+
+
+def _timing_requested(config):
+    """Whether the command line, ``PYTEST_ADDOPTS`` or ``addopts`` names a benchmark
+    option other than :data:`UNTIMED_OPTIONS` (pytest takes no abbreviated options)."""
+    args = [
+        *config.getini("addopts"),
+        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+        *map(str, config.invocation_params.args),
+    ]
+    return any(
+        arg.startswith("--benchmark-") and arg.split("=", 1)[0] not in UNTIMED_OPTIONS
+        for arg in args
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Untimed benchmarks unless timing was asked for. pytest-benchmark reads
+    ``--benchmark-disable`` in its own ``pytest_configure`` (``trylast``), which runs after
+    this one when this conftest is loaded before the run starts: for ``testpaths`` or a
+    path under benchmarks/. Loaded later (``pytest .``), this hook runs after it, and
+    sets its session's flag, which each ``benchmark`` fixture reads when created."""
+    if not hasattr(config.option, "benchmark_disable") or _timing_requested(config):
+        return  # pytest-benchmark not loaded (-p no:benchmark), or timing asked for
+    config.option.benchmark_disable = True
+    session = getattr(config, "_benchmarksession", None)
+    if session is not None:
+        session.disabled = True
+
+
+def pytest_collection_modifyitems(config, items):
+    """With ``--benchmark-only``, deselect the tests rather than let pytest-benchmark mark
+    each skipped: ``-ra`` would list some 160 skip lines below the benchmark tables."""
+    if not config.getoption("benchmark_only", False):
+        return
+    tests = [item for item in items if "benchmark" not in getattr(item, "fixturenames", ())]
+    if tests:
+        config.hook.pytest_deselected(items=tests)
+        items[:] = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
+
+
+def pytest_report_header(config):
+    session = getattr(config, "_benchmarksession", None)
+    if session is None:
+        return None
+    if session.disabled:
+        return "benchmarks: untimed, each runs once (pytest --benchmark-only times them)"
+    return "benchmarks: timed"
+
 
 # (workload, implementation) -> seconds per epoch (best round)
 RESULTS = {}

@@ -6,8 +6,8 @@ after training the same model their weights differ only by rounding.
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, TARGETS, estimators, load
 from numpy.testing import assert_allclose
+from problems import BACKENDS, TARGETS, estimators, load
 from sklearn.base import is_classifier
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -18,8 +18,8 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, load
 from numpy.testing import assert_allclose, assert_array_equal
+from problems import BACKENDS, load
 from scipy.special import expit
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -50,7 +50,7 @@ SMALL = {
 
 
 def model(target, **params):
-    """A fastnn estimator for a target type of conftest (regressor or classifier)."""
+    """A fastnn estimator for a target type of problems.py (regressor or classifier)."""
     params = {**SMALL, **params}
     if target in ("regression", "poisson"):
         return MLPRegressor(**params)

@@ -6,8 +6,8 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import TARGETS, estimators, load
 from numpy.testing import assert_array_equal
+from problems import TARGETS, estimators, load
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 

@@ -16,8 +16,8 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import estimators, load
 from numpy.testing import assert_allclose, assert_array_equal
+from problems import estimators, load
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import unique_labels
@@ -40,7 +40,7 @@ BASE = {
     "max_iter": 25,
     "tol": 0.0,
     "n_iter_no_change": 1000,
-    "learning_rate_init": 0.01,  # stable for sgd and adam on every dataset of conftest
+    "learning_rate_init": 0.01,  # stable for sgd and adam on every dataset of problems.py
 }
 
 

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import load
+from problems import load
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 

@@ -10,8 +10,8 @@ import time
 
 import joblib
 import pytest
-from conftest import load
 from numpy.testing import assert_allclose
+from problems import load
 from sklearn.model_selection import GridSearchCV
 
 from fastnn import MLPClassifier

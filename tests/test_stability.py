@@ -16,8 +16,8 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import load
 from numpy.testing import assert_allclose, assert_array_equal
+from problems import load
 from sklearn.datasets import make_classification
 
 from fastnn import DivergenceWarning, MLPClassifier, MLPRegressor, kernels, reference
