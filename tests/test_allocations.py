@@ -19,9 +19,10 @@ SCRIPT = textwrap.dedent(
     from fastnn import kernels, layout, _codes as C
     from fastnn.kernels import epoch
 
-    def epochs(n_epochs, n_samples=300, batch_size=16, solver=C.ADAM, dropout=0.0, workers=1):
+    def epochs(n_epochs, n_samples=300, solver=C.ADAM, dropout=0.0, workers=1):
         rng = np.random.RandomState(0)
-        # With two workers, layers wide enough that each batch is split in two blocks.
+        # With two workers, batches and layers large enough to be split in two blocks.
+        batch_size = 16 if workers == 1 else 128
         sizes = np.array([3, 8, 5, 2] if workers == 1 else [3, 64, 32, 2], dtype=np.int64)
         X = rng.randn(n_samples, 3)
         Y = np.eye(2)[rng.randint(0, 2, n_samples)]
@@ -75,8 +76,8 @@ def test_run_epochs_allocates_nothing_per_epoch():
     )
     counts = json.loads(out.stdout.strip().splitlines()[-1])
     for case, (one_epoch, ten_epochs) in counts.items():
-        # 300 samples in batches of 16: 19 batches per epoch, 190 over ten epochs. The
-        # count must not grow with them. What a call does allocate is the runtime's
+        # 300 samples in batches of 16 (128 with two workers): 19 (3) batches per epoch,
+        # ten times as many over ten epochs. The count must not grow with them. What a call does allocate is the runtime's
         # wrapper (a MemInfo, no data) around each of its 13 array arguments, its two
         # small arrays, and with two workers one more for the parallel launch.
         assert ten_epochs == one_epoch, case

@@ -23,8 +23,8 @@ from fastnn.kernels.epoch import batch_parts
 from fastnn.layout import layer_sizes, n_params, work_size
 
 N_FEATURES = 5
-BATCH = 24
-HIDDEN = (48, 32)  # 24 rows x 2,000 weights: large enough to split
+BATCH = 128
+HIDDEN = (48, 32)  # 128 rows x 1,900 weights: large enough to split
 
 
 def problem(dtype, n_samples, seed=0):

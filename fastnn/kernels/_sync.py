@@ -74,3 +74,17 @@ def relax(typingctx):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def atomic_cas(typingctx, counters, index, expected, value):
+    """If ``counters[index] == expected``, set it to ``value`` and return True;
+    otherwise return False. Atomic, sequentially consistent."""
+    sig = types.boolean(counters, index, expected, value)
+
+    def codegen(context, builder, signature, args):
+        ptr = _slot(context, builder, signature.args[0], args[0], args[1])
+        pair = builder.cmpxchg(ptr, args[2], args[3], "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 1)
+
+    return sig, codegen

@@ -174,6 +174,26 @@ def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb
 
 
 @jit
+def _finish(g, o, n_parts, W, alpha, sw_sum, penalised):
+    """:func:`finish_range`'s loop, from index 0 (so that LLVM vectorises it)."""
+    for k in range(g.shape[0]):
+        total = g[k] + o[k] if n_parts == 2 else g[k]
+        if penalised:
+            g[k] = (total + alpha * W[k]) / sw_sum
+        else:
+            g[k] = total / sw_sum
+
+
+@jit
+def finish_range(grad, other, n_parts, theta, n_weights, alpha, sw_sum, k0, k1):
+    """:func:`finish_gradient` on the entries ``k0:k1`` (the first ``n_weights``
+    entries of the vectors are weights, the rest biases)."""
+    w1 = max(k0, min(k1, n_weights))
+    _finish(grad[k0:w1], other[k0:w1], n_parts, theta[k0:w1], alpha, sw_sum, True)
+    _finish(grad[w1:k1], other[w1:k1], n_parts, theta[w1:k1], alpha, sw_sum, False)
+
+
+@jit
 def finish_gradient(grad, other, n_parts, theta, sizes, alpha, sw_sum):
     """Turn summed data-term gradients into the mean loss's gradient, in ``grad``:
     ``dW = (sum + alpha W) / sum(sw)``, ``db = sum / sum(sw)``, where ``sum`` is
@@ -181,16 +201,7 @@ def finish_gradient(grad, other, n_parts, theta, sizes, alpha, sw_sum):
     n_weights = 0
     for i in range(sizes.shape[0] - 1):
         n_weights += sizes[i] * sizes[i + 1]
-    if n_parts == 2:
-        for k in range(n_weights):
-            grad[k] = (grad[k] + other[k] + alpha * theta[k]) / sw_sum
-        for k in range(n_weights, grad.shape[0]):
-            grad[k] = (grad[k] + other[k]) / sw_sum
-    else:
-        for k in range(n_weights):
-            grad[k] = (grad[k] + alpha * theta[k]) / sw_sum
-        for k in range(n_weights, grad.shape[0]):
-            grad[k] /= sw_sum
+    finish_range(grad, other, n_parts, theta, n_weights, alpha, sw_sum, 0, grad.shape[0])
 
 
 @jit

@@ -3,24 +3,23 @@
 Two workers, one batch
 ----------------------
 :func:`run_epochs` splits each mini-batch into ``batch_parts`` blocks of rows (one or
-two, chosen from the shapes alone). Each block's forward and backward pass is a
-*ticket*; ticket ``k`` is block ``k % parts`` of batch ``k // parts``, counting batches
-across all the call's epochs. A worker takes the next ticket with an atomic
-fetch-and-add, waits until the previous batch's optimizer step is done, gathers its
-rows, and runs them. The worker that completes a batch's last block sums the blocks'
-gradients, steps the optimizer and, after an epoch's last batch, does the epoch's
-bookkeeping (loss, divergence, stopping rule, next shuffle); then it releases the next
-batch.
+two, chosen from the shapes alone). Worker 0 runs every batch's first block and every
+epoch's bookkeeping (loss, divergence, stopping rule, next shuffle). Worker 1 runs a
+batch's second block once worker 0 has released the batch (stepped the one before).
+The optimizer step is elementwise, so the two share it: worker 0 the first half of the
+parameters, worker 1 the second, each finishing the gradient and stepping its
+share. Each share of work (a second block, a second half-step)
+is claimed by one compare-and-swap on a counter, by worker 1 or, if worker 0 gets
+there first, by worker 0 itself: a worker only ever waits for work that a running
+worker has claimed, so a worker 1 that starts late or never (a busy machine, one
+Numba thread) cannot stall worker 0.
 
-With two threads the blocks of a batch run at the same time; with one, the single
-worker takes every ticket in turn. Either way every block, sum and step is the same
-arithmetic in the same order, so the result does not depend on the number of threads
-(nor on which thread ran what). A worker only ever waits for work that a running worker
-has already taken, so a worker that never starts (a busy machine, one thread, a
-threading layer that runs the two in turn) cannot stall the other.
-
-The parallel launch is one per call, never per batch: the per-batch synchronisation is
-two atomic counters (:mod:`._sync`), and nothing is allocated per mini-batch.
+Every block, sum and step is the same arithmetic in the same order whoever runs it, so
+the result does not depend on the number of threads. The parallel launch is one per
+call, never per batch: the per-batch hand-over is a few atomic operations on counters
+(:mod:`._sync`), and nothing is allocated per mini-batch. Worker 1 must start after
+worker 0 when both share one thread, which OpenMP's static schedule guarantees; hence
+:mod:`fastnn._threads` asks for two workers only on Numba's OpenMP layer.
 """
 
 import numpy as np
@@ -41,10 +40,10 @@ from fastnn._codes import (
     WORKERS,
 )
 from fastnn._jit import jit
-from fastnn.kernels._sync import atomic_add, atomic_load, atomic_store, relax
-from fastnn.kernels.dense import batch_loss_grad, finish_gradient, rows_loss_grad
+from fastnn.kernels._sync import atomic_cas, atomic_load, atomic_store, relax
+from fastnn.kernels.dense import batch_loss_grad, finish_range, rows_loss_grad
 from fastnn.kernels.losses import mean_loss, penalty
-from fastnn.kernels.optim import optimizer_step
+from fastnn.kernels.optim import optimizer_step, step_range, step_scalars
 from fastnn.kernels.rng import shuffle
 
 # The bookkeeping after each epoch is scalar code on ``scalars``: one source, compiled
@@ -54,12 +53,12 @@ epoch_end = jit(reference.epoch_end)
 # A batch is split in two blocks of rows when each block has at least PART_MIN_ROWS
 # rows and the batch at least PART_MIN_WORK multiply-adds per pass (rows times
 # weights): below that, the hand-over between workers costs more than it saves.
-PART_MIN_ROWS = 8
+PART_MIN_ROWS = 64
 PART_MIN_WORK = 32_768
 
-# Slots of the ``ctl`` counters: tickets taken, blocks done, batches stepped (released),
-# stop flag, epochs finished.
-CLAIMED, DONE, STEPPED, HALT, EPOCHS = range(5)
+# Slots of the ``ctl`` counters: batches whose second block is claimed, batches whose
+# second block worker 1 finished, batches stepped (released), stop flag, epochs finished.
+CLAIMED, DONE, STEPPED, HALT, EPOCHS, READY, STEP_CLAIMED, STEP_DONE = range(8)
 # Spins on a counter before each ``sched_yield`` while waiting.
 SPINS = 64
 
@@ -132,44 +131,73 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
 
 
 @jit
-def _wait(ctl, b):
-    """Wait until batch ``b`` is released; False if training stopped instead."""
+def _wait(ctl, slot, value):
+    """Wait until ``ctl[slot] >= value``; False if training stopped instead."""
     spins = 0
-    while atomic_load(ctl, STEPPED) < b:
+    while atomic_load(ctl, slot) < value:
         if atomic_load(ctl, HALT) != 0:
             return False
         spins += 1
         if spins >= SPINS:
             relax()
-    return atomic_load(ctl, HALT) == 0
+    return True
 
 
 @jit
-def _finish_batch(b, nb, parts, n_epochs, per_epoch, n_out, sw_buf, idx, sizes, theta, grad,
-                  other, state, scalars, codes, rng_state, losses, ctl, acc):  # fmt: skip
-    """Batch ``b``'s last block is done: sum the blocks, step the optimizer and, after
-    an epoch's last batch, do the epoch's bookkeeping. Returns True if training stops."""
-    n = idx.shape[0]
-    sw_sum = 0.0
-    for r in range(nb):
-        sw_sum += sw_buf[r]
+def _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, k0, k1):
+    """Finish the gradient (:func:`.dense.finish_range`) and step the parameters
+    ``k0:k1``."""
+    finish_range(grad, other, parts, theta, n_weights, scalars[ALPHA], sw_sum, k0, k1)
+    step_range(theta, grad, state, scalars, codes, k0, k1)
+
+
+@jit
+def _split_point(n):
+    """Where the two workers' shares of a step meet (on a 128-byte boundary)."""
+    return (n // 2) // 16 * 16
+
+
+@jit
+def _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, acc):
+    """Batch ``b``'s blocks are done: add up the loss, then finish the gradient and step
+    the optimizer, sharing the elementwise work with worker 1 when ``parts == 2``."""
+    n = theta.shape[0]
+    n_weights = 0
+    for i in range(sizes.shape[0] - 1):
+        n_weights += sizes[i] * sizes[i + 1]
+    sw_sum = acc[3]
     alpha = scalars[ALPHA]
     total = acc[1] + acc[2] if parts == 2 else acc[1]
-    loss = mean_loss(total, sw_sum, n_out, codes[OUTPUT]) + penalty(theta, sizes, alpha, sw_sum)
-    finish_gradient(grad, other, parts, theta, sizes, alpha, sw_sum)
-    acc[0] += loss * nb
-    optimizer_step(theta, grad, state, scalars, codes)
+    loss = mean_loss(total, sw_sum, sizes[sizes.shape[0] - 1], codes[OUTPUT])
+    acc[0] += (loss + penalty(theta, sizes, alpha, sw_sum)) * nb
+    step_scalars(scalars, codes)
+    if parts == 2:
+        split = _split_point(n)
+        atomic_store(ctl, READY, b + 1)
+        _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, 0, split)
+        if atomic_cas(ctl, STEP_CLAIMED, b, b + 1):
+            _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, split, n)
+        else:
+            _wait(ctl, STEP_DONE, b + 1)
+    else:
+        _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, 0, n)
+
+
+@jit
+def _epoch_end(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc):
+    """After batch ``b``: if it ended an epoch, that epoch's loss, divergence check and
+    stopping rule, then the next epoch's start. Returns True if training stops."""
     halt = False
     if (b + 1) % per_epoch == 0:
+        n = idx.shape[0]
         epoch = b // per_epoch
         epoch_loss = acc[0] / n
         acc[0] = 0.0
         losses[epoch] = epoch_loss
         scalars[SEEN] += n
         ctl[EPOCHS] = epoch + 1
-        saved = state[state.shape[0] - theta.shape[0] :]
         if not np.isfinite(epoch_loss):
-            theta[:] = saved
+            theta[:] = state[state.shape[0] - theta.shape[0] :]
             scalars[STOP] = DIVERGED
             halt = True
         elif scalars[MONITOR] != 0:
@@ -191,58 +219,107 @@ def _start_epoch(idx, theta, state, scalars, rng_state):
 
 
 @jit
-def _train(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
-           rng_state, losses, ctl, acc):  # fmt: skip
-    """One worker: take tickets (blocks of batches) until every batch of ``n_epochs``
-    epochs is done or training stops. See the module's docstring."""
+def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, acc):
+    """Gather and run block ``h`` of batch ``b`` (its summed gradient into ``g``, its
+    summed loss into ``acc[1 + h]``)."""
     n = idx.shape[0]
     n_in = X.shape[1]
     n_out = Y.shape[1]
     B = np.int64(scalars[BATCH_SIZE])
+    start = (b % ((n + B - 1) // B)) * B
+    nb = min(B, n - start)
+    mid = (nb + 1) // 2 if parts == 2 else nb
+    r0 = 0 if h == 0 else mid
+    r1 = mid if h == 0 else nb
+    X_buf, Y_buf, sw_buf, layers, _ = _buffers(work, B, n_in, n_out, sizes, theta.shape[0])
+    Xb = X_buf[: nb * n_in].reshape((nb, n_in))
+    Yb = Y_buf[: nb * n_out].reshape((nb, n_out))
+    swb = sw_buf[:nb]
+    _gather(X, Y, sw, idx, start, r0, r1, Xb, Yb, swb)
+    if r1 > r0:
+        acc[1 + h] = rows_loss_grad(
+            Xb[r0:r1], Yb[r0:r1], swb[r0:r1], sizes, theta, g, scalars, codes, layers, r0, r1, nb
+        )
+    else:
+        g[:] = 0
+        acc[1 + h] = 0.0
+    return nb
+
+
+@jit
+def _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
+            rng_state, losses, ctl, acc):  # fmt: skip
+    """Worker 0: every batch's first block, the second too unless worker 1 claimed it
+    first, the optimizer's steps (shared with worker 1) and every epoch's bookkeeping."""
+    n = idx.shape[0]
+    B = np.int64(scalars[BATCH_SIZE])
     per_epoch = (n + B - 1) // B
-    n_batches = n_epochs * per_epoch
-    X_buf, Y_buf, sw_buf, layers, other = _buffers(work, B, n_in, n_out, sizes, theta.shape[0])
-    while True:
-        k = atomic_add(ctl, CLAIMED, 1)
-        b = k // parts
-        h = k - b * parts
-        if b >= n_batches or not _wait(ctl, b):
+    _, _, sw_buf, _, other = _buffers(work, B, X.shape[1], Y.shape[1], sizes, theta.shape[0])
+    for b in range(n_epochs * per_epoch):
+        nb = _block(b, 0, parts, X, Y, sw, idx, sizes, theta, grad, scalars, codes, work, acc)
+        if parts == 2:
+            if atomic_cas(ctl, CLAIMED, b, b + 1):
+                _block(b, 1, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc)
+            else:
+                _wait(ctl, DONE, b + 1)
+        sw_sum = 0.0
+        for r in range(nb):
+            sw_sum += sw_buf[r]
+        acc[3] = sw_sum
+        _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, acc)
+        halt = _epoch_end(
+            b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc
+        )
+        if halt:
+            atomic_store(ctl, HALT, 1)
             return
-        start = (b % per_epoch) * B
-        nb = min(B, n - start)
-        mid = (nb + 1) // 2 if parts == 2 else nb
-        r0 = 0 if h == 0 else mid
-        r1 = mid if h == 0 else nb
-        Xb = X_buf[: nb * n_in].reshape((nb, n_in))
-        Yb = Y_buf[: nb * n_out].reshape((nb, n_out))
-        swb = sw_buf[:nb]
-        g = grad if h == 0 else other
-        _gather(X, Y, sw, idx, start, r0, r1, Xb, Yb, swb)
-        if r1 > r0:
-            acc[1 + h] = rows_loss_grad(
-                Xb[r0:r1], Yb[r0:r1], swb[r0:r1], sizes, theta, g, scalars, codes, layers,
-                r0, r1, nb,
+        atomic_store(ctl, STEPPED, b + 1)
+
+
+@jit
+def _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
+            ctl, acc):  # fmt: skip
+    """Worker 1: the second block of each batch it claims before worker 0 does, and
+    then the second half of that batch's step if it claims that too."""
+    n = idx.shape[0]
+    n_params = theta.shape[0]
+    B = np.int64(scalars[BATCH_SIZE])
+    n_batches = n_epochs * ((n + B - 1) // B)
+    _, _, _, _, other = _buffers(work, B, X.shape[1], Y.shape[1], sizes, n_params)
+    n_weights = 0
+    for i in range(sizes.shape[0] - 1):
+        n_weights += sizes[i] * sizes[i + 1]
+    split = _split_point(n_params)
+    b = 0
+    while b < n_batches:
+        if not _wait(ctl, STEPPED, b):
+            return
+        if not atomic_cas(ctl, CLAIMED, b, b + 1):
+            b = atomic_load(ctl, CLAIMED)  # worker 0 ran it (this worker started late)
+            continue
+        _block(b, 1, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc)
+        atomic_store(ctl, DONE, b + 1)
+        _wait(ctl, READY, b + 1)
+        if atomic_cas(ctl, STEP_CLAIMED, b, b + 1):
+            _update(
+                grad, other, parts, theta, n_weights, acc[3], state, scalars, codes, split,
+                n_params,
             )  # fmt: skip
-        else:
-            g[:] = 0
-            acc[1 + h] = 0.0
-        if atomic_add(ctl, DONE, 1) + 1 == (b + 1) * parts:
-            halt = _finish_batch(
-                b, nb, parts, n_epochs, per_epoch, n_out, sw_buf, idx, sizes, theta, grad,
-                other, state, scalars, codes, rng_state, losses, ctl, acc,
-            )  # fmt: skip
-            if halt:
-                atomic_store(ctl, HALT, 1)
-            atomic_store(ctl, STEPPED, b + 1)
+            atomic_store(ctl, STEP_DONE, b + 1)
+        b += 1
 
 
 @jit(parallel=True)
 def _train_2(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
              rng_state, losses, ctl, acc):  # fmt: skip
-    """Two :func:`_train` workers at once (Numba's ``prange``: one launch per call)."""
-    for _ in prange(2):
-        _train(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
-               work, rng_state, losses, ctl, acc)  # fmt: skip
+    """Workers 0 and 1 at once (Numba's ``prange``: one launch per call)."""
+    for w in prange(2):
+        if w == 0:
+            _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
+                    work, rng_state, losses, ctl, acc)  # fmt: skip
+        else:
+            _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
+                    work, ctl, acc)  # fmt: skip
 
 
 @jit
@@ -259,14 +336,14 @@ def run_epochs(
     """
     parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
     # Counters and per-block losses for the workers: one small allocation per call.
-    ctl = np.zeros(5, dtype=np.int64)
-    acc = np.zeros(3, dtype=np.float64)
+    ctl = np.zeros(8, dtype=np.int64)
+    acc = np.zeros(4, dtype=np.float64)
     _start_epoch(idx, theta, state, scalars, rng_state)
     scalars[BATCH_COUNT] += 1
     if parts == 2 and scalars[WORKERS] >= 2:
         _train_2(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
                  work, rng_state, losses, ctl, acc)  # fmt: skip
     else:
-        _train(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
-               work, rng_state, losses, ctl, acc)  # fmt: skip
+        _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
+                work, rng_state, losses, ctl, acc)  # fmt: skip
     return ctl[EPOCHS]

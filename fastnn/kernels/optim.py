@@ -1,4 +1,11 @@
-"""Optimizer kernels: one step over the whole flat parameter vector."""
+"""Optimizer kernels: one step over the whole flat parameter vector.
+
+Each step has a scalar part (Adam's step count and bias-corrected rate, written to
+``scalars``) and an elementwise part that can run over any range ``k0:k1`` of the
+parameters, so that two workers can share one step (:mod:`.epoch`). The public steps
+run both parts over the whole vector. The elementwise loops run over slices from index
+0: LLVM vectorises them then, and not when the loop starts at a run-time offset.
+"""
 
 import numpy as np
 
@@ -22,8 +29,7 @@ from fastnn._jit import jit
 
 
 @jit
-def sgd_step(theta, grad, velocity, scalars):
-    """One SGD step with (optionally Nesterov's) momentum, in place."""
+def _sgd_update(theta, grad, velocity, scalars):
     lr, mu = scalars[LR], scalars[MOMENTUM]
     nesterov = scalars[NESTEROV] != 0
     for k in range(theta.shape[0]):
@@ -36,13 +42,24 @@ def sgd_step(theta, grad, velocity, scalars):
 
 
 @jit
-def adam_step(theta, grad, m, v, scalars):
-    """One Adam step (arXiv 1412.6980), bias correction folded into the rate."""
-    beta_1, beta_2, eps = scalars[BETA_1], scalars[BETA_2], scalars[EPSILON]
+def sgd_step(theta, grad, velocity, scalars):
+    """One SGD step with (optionally Nesterov's) momentum, in place."""
+    _sgd_update(theta, grad, velocity, scalars)
+
+
+@jit
+def _adam_scalars(scalars):
+    """Count the step and write the bias-corrected rate to ``scalars[LR]``."""
+    beta_1, beta_2 = scalars[BETA_1], scalars[BETA_2]
     scalars[STEP] += 1
     t = scalars[STEP]
-    lr_t = scalars[RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-    scalars[LR] = lr_t
+    scalars[LR] = scalars[RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+
+
+@jit
+def _adam_update(theta, grad, m, v, scalars):
+    beta_1, beta_2, eps = scalars[BETA_1], scalars[BETA_2], scalars[EPSILON]
+    lr_t = scalars[LR]
     for k in range(theta.shape[0]):
         g = grad[k]
         m[k] = beta_1 * m[k] + (1 - beta_1) * g
@@ -51,17 +68,29 @@ def adam_step(theta, grad, m, v, scalars):
 
 
 @jit
+def adam_step(theta, grad, m, v, scalars):
+    """One Adam step (arXiv 1412.6980), bias correction folded into the rate."""
+    _adam_scalars(scalars)
+    _adam_update(theta, grad, m, v, scalars)
+
+
+@jit
+def _decay(W, scalars):
+    """AdamW's decoupled weight decay on the weights ``W``."""
+    decay = 1 - scalars[RATE] * scalars[WEIGHT_DECAY]
+    for k in range(W.shape[0]):
+        W[k] *= decay
+
+
+@jit
 def adamw_step(theta, grad, m, v, scalars):
     """One AdamW step (arXiv 1711.05101): decoupled weight decay, then Adam."""
-    decay = 1 - scalars[RATE] * scalars[WEIGHT_DECAY]
-    for k in range(np.int64(scalars[N_WEIGHTS])):
-        theta[k] *= decay
+    _decay(theta[: np.int64(scalars[N_WEIGHTS])], scalars)
     adam_step(theta, grad, m, v, scalars)
 
 
 @jit
-def rmsprop_step(theta, grad, v, scalars):
-    """One RMSprop step, decay rate ``rho = beta_2``."""
+def _rmsprop_update(theta, grad, v, scalars):
     rho, lr, eps = scalars[BETA_2], scalars[RATE], scalars[EPSILON]
     for k in range(theta.shape[0]):
         g = grad[k]
@@ -70,15 +99,38 @@ def rmsprop_step(theta, grad, v, scalars):
 
 
 @jit
-def optimizer_step(theta, grad, state, scalars, codes):
-    """Dispatch to the solver's step; ``state`` starts with the solver's moments."""
+def rmsprop_step(theta, grad, v, scalars):
+    """One RMSprop step, decay rate ``rho = beta_2``."""
+    _rmsprop_update(theta, grad, v, scalars)
+
+
+@jit
+def step_scalars(scalars, codes):
+    """The scalar part of the solver's step (before any :func:`step_range`)."""
+    solver = codes[SOLVER]
+    if solver == ADAM or solver == ADAMW:
+        _adam_scalars(scalars)
+
+
+@jit
+def step_range(theta, grad, state, scalars, codes, k0, k1):
+    """The elementwise part of the solver's step on the parameters ``k0:k1``."""
     n = theta.shape[0]
     solver = codes[SOLVER]
+    t, g = theta[k0:k1], grad[k0:k1]
     if solver == SGD:
-        sgd_step(theta, grad, state[:n], scalars)
+        _sgd_update(t, g, state[k0:k1], scalars)
     elif solver == ADAM:
-        adam_step(theta, grad, state[:n], state[n : 2 * n], scalars)
+        _adam_update(t, g, state[k0:k1], state[n + k0 : n + k1], scalars)
     elif solver == ADAMW:
-        adamw_step(theta, grad, state[:n], state[n : 2 * n], scalars)
+        _decay(theta[k0 : max(k0, min(k1, np.int64(scalars[N_WEIGHTS])))], scalars)
+        _adam_update(t, g, state[k0:k1], state[n + k0 : n + k1], scalars)
     else:
-        rmsprop_step(theta, grad, state[:n], scalars)
+        _rmsprop_update(t, g, state[k0:k1], scalars)
+
+
+@jit
+def optimizer_step(theta, grad, state, scalars, codes):
+    """Dispatch to the solver's step; ``state`` starts with the solver's moments."""
+    step_scalars(scalars, codes)
+    step_range(theta, grad, state, scalars, codes, 0, theta.shape[0])
