@@ -96,10 +96,9 @@ HIDDEN, OUTPUT, SOLVER = 0, 1, 2
     NO_IMPROVEMENT,
     SEEN,
     STOP,
-    WORKERS,  # threads run_epochs may use: 2 where the threading layer allows (engine.py)
     DROPOUT,
-) = range(29)
-N_SCALARS = 29
+) = range(28)
+N_SCALARS = 28
 
 # ``scalars[SCHEDULE]``: how the learning rate changes between epochs.
 CONSTANT = 0

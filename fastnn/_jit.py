@@ -14,21 +14,45 @@ Every kernel is decorated with :func:`jit`. Options:
 Nothing is compiled at import: signatures are left to Numba's lazy dispatch, so the
 first call per dtype compiles (or loads from cache). See :func:`fastnn.warmup`.
 
-Where the cache lives: ``NUMBA_CACHE_DIR`` if set, else :data:`CACHE_DIR` (under
-``XDG_CACHE_HOME`` or ``~/.cache``), never inside the installed package. Numba's default
-writes ``__pycache__/*.nbi`` next to the sources; after ``pip install .``, a later
-``pip uninstall`` (or ``pip install -e .``) leaves those folders behind as a
-``fastnn`` namespace package that can hide the real one.
+Where the cache lives: a folder named after a digest of fastnn's sources, under
+``NUMBA_CACHE_DIR`` if set, else under ``XDG_CACHE_HOME`` or ``~/.cache``
+(:data:`CACHE_DIR`), never inside the installed package.
+
+- Numba's default writes ``__pycache__/*.nbi`` next to the sources; after
+  ``pip install .``, a later ``pip uninstall`` (or ``pip install -e .``) leaves those
+  folders behind as a ``fastnn`` namespace package that can hide the real one.
+- Numba checks a cached function against its own file only. A kernel whose file did
+  not change but which reads a constant or calls a function from a file that did
+  (``_codes.py``'s slot numbers, say) would load stale machine code. The digest of
+  every source file makes each version of fastnn compile into a folder of its own.
 """
 
+import hashlib
 import os
+import pathlib
 
 import numba
 
-CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
-    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-    "fastnn",
-    "numba",
+
+def source_digest(root=None):
+    """A short SHA-256 of every ``.py`` file under ``root`` (names and contents); by
+    default, of fastnn's package."""
+    root = pathlib.Path(root or pathlib.Path(__file__).parent)
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+CACHE_DIR = os.path.join(
+    os.environ.get("NUMBA_CACHE_DIR")
+    or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "fastnn",
+        "numba",
+    ),
+    source_digest(),
 )
 
 FASTMATH_FLAGS = {"nsz", "arcp", "contract", "reassoc"}

@@ -125,6 +125,9 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     losses = np.empty(est.max_iter, dtype=np.float64)
     est.coefs_, est.intercepts_ = unpack(theta, sizes)
     start = (theta.copy(), len(est.loss_curve_), est.t_)  # to fall back on if all diverges
+    run_epochs = engine.run_epochs
+    if engine is kernels:  # one thread or two, same bits (fastnn/kernels/epoch.py)
+        run_epochs = kernels.epoch.epochs_kernel(sizes, int(s[C.BATCH_SIZE]), fit_workers())
     # Return to Python after every epoch when Python has work then; otherwise run
     # several epochs per call, about CALL_SECONDS' worth, so Ctrl-C stays responsive.
     callbacks = _callbacks(est)
@@ -140,7 +143,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                 started = time.perf_counter()
                 # Overflow is detected and reported as divergence below, not as NumPy warnings.
                 with np.errstate(all="ignore"):
-                    done = engine.run_epochs(
+                    done = run_epochs(
                         X, Y, sw_train, idx, n_epochs, sizes, theta, grad, opt.state, s, codes,
                         work, rng_state, losses,
                     )  # fmt: skip
@@ -192,7 +195,6 @@ def _prepare_scalars(est, s, batch_size):
     s[C.ALPHA] = 0.0 if decoupled else est.alpha
     s[C.WEIGHT_DECAY] = est.alpha if decoupled else 0.0
     s[C.BATCH_SIZE] = batch_size
-    s[C.WORKERS] = fit_workers()
     s[C.SHUFFLE] = float(bool(est.shuffle))
     schedule = C.SCHEDULES[est.learning_rate]
     if est.solver != "sgd" and schedule in (C.INVSCALING, C.ADAPTIVE):

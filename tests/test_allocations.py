@@ -36,7 +36,6 @@ SCRIPT = textwrap.dedent(
         s[C.BATCH_SIZE], s[C.SHUFFLE], s[C.MONITOR] = batch_size, 1, 1
         s[C.BEST], s[C.N_ITER_NO_CHANGE] = np.inf, 1e9
         s[C.DROPOUT], s[C.DROPOUT + 1] = dropout, dropout
-        s[C.WORKERS] = workers
         assert epoch.batch_parts(sizes, batch_size) == workers
         codes = np.array([C.TANH, C.LOG_LOSS, solver], dtype=np.int64)
         work = np.zeros(layout.work_size(sizes, batch_size))
@@ -46,8 +45,9 @@ SCRIPT = textwrap.dedent(
         idx = np.arange(n_samples, dtype=np.int64)
         losses = np.zeros(n_epochs)
         before = rtsys.get_allocation_stats().alloc
-        kernels.run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, s, codes, work,
-                           rng_state, losses)
+        kernel = kernels.run_epochs if workers == 1 else epoch.run_epochs_2
+        kernel(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, s, codes, work, rng_state,
+               losses)
         return rtsys.get_allocation_stats().alloc - before
 
     # The runtime (and its counters) starts at the first compiled call.
@@ -77,9 +77,10 @@ def test_run_epochs_allocates_nothing_per_epoch():
     counts = json.loads(out.stdout.strip().splitlines()[-1])
     for case, (one_epoch, ten_epochs) in counts.items():
         # 300 samples in batches of 16 (128 with two workers): 19 (3) batches per epoch,
-        # ten times as many over ten epochs. The count must not grow with them. What a call does allocate is the runtime's
-        # wrapper (a MemInfo, no data) around each of its 13 array arguments, its two
-        # small arrays, and with two workers one more for the parallel launch.
+        # ten times as many over ten epochs. The count must not grow with them. What a
+        # call does allocate is the runtime's wrapper (a MemInfo, no data) around each of
+        # its 13 array arguments, its two small arrays, and with two workers one more for
+        # the parallel launch.
         assert ten_epochs == one_epoch, case
         workers = int(case.rsplit("-", 1)[1])
         assert one_epoch <= N_ARRAY_ARGUMENTS + N_CALL_ARRAYS + (workers - 1), case

@@ -40,3 +40,21 @@ def test_the_cache_lives_outside_the_package():
         path = kernel._cache._cache_path
         assert os.path.commonpath([path, _jit.CACHE_DIR]) == _jit.CACHE_DIR
         assert not path.startswith(os.path.dirname(kernels.__file__))
+
+
+def test_each_version_of_the_sources_has_its_own_cache(tmp_path):
+    # Numba only checks a cached kernel against its own file: a kernel that reads a
+    # constant from _codes.py would load stale code after _codes.py changed. The cache
+    # folder is named after a digest of every source file.
+    import shutil
+
+    from fastnn import _jit
+
+    package = os.path.dirname(os.path.abspath(_jit.__file__))
+    assert os.path.basename(_jit.CACHE_DIR) == _jit.source_digest(package)
+    copy = tmp_path / "fastnn"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert _jit.source_digest(copy) == _jit.source_digest(package)
+    with open(copy / "_codes.py", "a") as f:
+        f.write("\n# a new slot\n")
+    assert _jit.source_digest(copy) != _jit.source_digest(package)

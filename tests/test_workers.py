@@ -2,11 +2,11 @@
 same bits on two threads as on one, and the reference's numbers.
 
 ``run_epochs`` splits each batch in two blocks when the shapes are large enough
-(``batch_parts``) and runs them on two threads when ``scalars[WORKERS] >= 2``. These
-tests drive the kernel directly with one and with two workers, over the cases where a
-block's bookkeeping could go wrong: dropout (each block's rows keep their numbers in the
-batch), a last batch of one row (an empty second block), training that stops in the
-middle of a call (convergence, divergence), and both dtypes.
+(``batch_parts``); ``run_epochs_2`` runs the same blocks on two threads. These tests
+drive both kernels directly, over the cases where a block's bookkeeping could go
+wrong: dropout (each block's rows keep their numbers in the batch), a last batch of
+one row (an empty second block), training that stops in the middle of a call
+(convergence, divergence), and both dtypes.
 """
 
 import os
@@ -19,7 +19,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastnn import _codes as C
 from fastnn import kernels, reference
-from fastnn.kernels.epoch import batch_parts
+from fastnn.kernels.epoch import batch_parts, epochs_kernel, run_epochs_2
 from fastnn.layout import layer_sizes, n_params, work_size
 
 N_FEATURES = 5
@@ -37,7 +37,7 @@ def problem(dtype, n_samples, seed=0):
     return X, Y, sw, sizes, theta
 
 
-def scalars_for(sizes, solver, workers, dropout=0.0, lr=0.01, n_iter_no_change=1e9, tol=1e-4):
+def scalars_for(sizes, solver, dropout=0.0, lr=0.01, n_iter_no_change=1e9, tol=1e-4):
     s = np.zeros(C.N_SCALARS + len(HIDDEN))
     s[C.LR] = s[C.LR_INIT] = s[C.RATE] = lr
     s[C.MOMENTUM] = 0.9
@@ -51,7 +51,6 @@ def scalars_for(sizes, solver, workers, dropout=0.0, lr=0.01, n_iter_no_change=1
     s[C.BEST] = np.inf
     s[C.TOL] = tol
     s[C.N_ITER_NO_CHANGE] = n_iter_no_change
-    s[C.WORKERS] = workers
     s[C.DROPOUT : C.DROPOUT + len(HIDDEN)] = dropout
     return s
 
@@ -59,7 +58,8 @@ def scalars_for(sizes, solver, workers, dropout=0.0, lr=0.01, n_iter_no_change=1
 def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM, **kw):
     """Everything ``run_epochs`` returns or changes, after ``n_epochs`` epochs."""
     X, Y, sw, sizes, theta = problem(dtype, n_samples)
-    scalars = scalars_for(sizes, solver, workers, **kw)
+    scalars = scalars_for(sizes, solver, **kw)
+    kernel = run_epochs_2 if workers == 2 and engine is kernels else engine.run_epochs
     grad = np.zeros_like(theta)
     state = np.zeros((C.MOMENTS[solver] + 1) * theta.shape[0], dtype=dtype)
     work = np.zeros(work_size(sizes, BATCH), dtype=dtype)
@@ -69,7 +69,7 @@ def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM, 
     losses = np.zeros(n_epochs)
     codes = np.array([C.RELU, C.LOG_LOSS, solver], dtype=np.int64)
     with np.errstate(all="ignore"):
-        done = engine.run_epochs(
+        done = kernel(
             X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
             rng_state, losses,
         )  # fmt: skip
@@ -98,7 +98,11 @@ CASES = {
 def test_these_shapes_are_split_in_two():
     sizes = layer_sizes(N_FEATURES, HIDDEN, 3)
     assert batch_parts(sizes, BATCH) == 2
-    assert batch_parts(layer_sizes(2, (4,), 1), 4) == 1  # xor: one block
+    assert epochs_kernel(sizes, BATCH, workers=2) is run_epochs_2
+    assert epochs_kernel(sizes, BATCH, workers=1) is kernels.run_epochs
+    xor = layer_sizes(2, (4,), 1)
+    assert batch_parts(xor, 4) == 1
+    assert epochs_kernel(xor, 4, workers=2) is kernels.run_epochs
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -106,7 +110,6 @@ def test_these_shapes_are_split_in_two():
 def test_two_workers_give_the_bits_of_one(case, dtype):
     one = run(kernels, dtype, workers=1, **CASES[case])
     two = run(kernels, dtype, workers=2, **CASES[case])
-    one["scalars"][C.WORKERS] = two["scalars"][C.WORKERS]  # the one input that differs
     for name in one:
         assert_array_equal(two[name], one[name], err_msg=name)
 

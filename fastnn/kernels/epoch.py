@@ -15,7 +15,8 @@ worker has claimed, so a worker 1 that starts late or never (a busy machine, one
 Numba thread) cannot stall worker 0.
 
 Every block, sum and step is the same arithmetic in the same order whoever runs it, so
-the result does not depend on the number of threads. The parallel launch is one per
+the result does not depend on the number of threads: :func:`run_epochs` (one thread)
+and :func:`run_epochs_2` (two) give the same bits. The parallel launch is one per
 call, never per batch: the per-batch hand-over is a few atomic operations on counters
 (:mod:`._sync`), and nothing is allocated per mini-batch. Worker 1 must start after
 worker 0 when both share one thread, which OpenMP's static schedule guarantees; hence
@@ -37,7 +38,6 @@ from fastnn._codes import (
     SEEN,
     SHUFFLE,
     STOP,
-    WORKERS,
 )
 from fastnn._jit import jit
 from fastnn.kernels._sync import atomic_cas, atomic_load, atomic_store, relax
@@ -59,6 +59,9 @@ PART_MIN_WORK = 32_768
 # Slots of the ``ctl`` counters: batches whose second block is claimed, batches whose
 # second block worker 1 finished, batches stepped (released), stop flag, epochs finished.
 CLAIMED, DONE, STEPPED, HALT, EPOCHS, READY, STEP_CLAIMED, STEP_DONE = range(8)
+# Block numbers (and the first index), typed int64: a literal argument would compile
+# one more copy of the function it is passed to.
+FIRST, SECOND = np.int64(0), np.int64(1)
 # Spins on a counter before each ``sched_yield`` while waiting.
 SPINS = 64
 
@@ -174,13 +177,13 @@ def _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, a
     if parts == 2:
         split = _split_point(n)
         atomic_store(ctl, READY, b + 1)
-        _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, 0, split)
+        _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, split)
         if atomic_cas(ctl, STEP_CLAIMED, b, b + 1):
             _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, split, n)
         else:
             _wait(ctl, STEP_DONE, b + 1)
     else:
-        _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, 0, n)
+        _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, n)
 
 
 @jit
@@ -256,10 +259,12 @@ def _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, 
     per_epoch = (n + B - 1) // B
     _, _, sw_buf, _, other = _buffers(work, B, X.shape[1], Y.shape[1], sizes, theta.shape[0])
     for b in range(n_epochs * per_epoch):
-        nb = _block(b, 0, parts, X, Y, sw, idx, sizes, theta, grad, scalars, codes, work, acc)
+        nb = _block(b, FIRST, parts, X, Y, sw, idx, sizes, theta, grad, scalars, codes, work, acc)
         if parts == 2:
             if atomic_cas(ctl, CLAIMED, b, b + 1):
-                _block(b, 1, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc)
+                _block(
+                    b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc
+                )
             else:
                 _wait(ctl, DONE, b + 1)
         sw_sum = 0.0
@@ -297,7 +302,7 @@ def _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, 
         if not atomic_cas(ctl, CLAIMED, b, b + 1):
             b = atomic_load(ctl, CLAIMED)  # worker 0 ran it (this worker started late)
             continue
-        _block(b, 1, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc)
+        _block(b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc)
         atomic_store(ctl, DONE, b + 1)
         _wait(ctl, READY, b + 1)
         if atomic_cas(ctl, STEP_CLAIMED, b, b + 1):
@@ -323,6 +328,17 @@ def _train_2(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars,
 
 
 @jit
+def _prologue(idx, theta, state, scalars, rng_state):
+    """The call's first epoch starts; returns the blocks per batch and the workers'
+    counters and per-block losses (one small allocation each, per call)."""
+    _start_epoch(idx, theta, state, scalars, rng_state)
+    scalars[BATCH_COUNT] += 1
+    ctl = np.zeros(8, dtype=np.int64)
+    acc = np.zeros(4, dtype=np.float64)
+    return ctl, acc
+
+
+@jit
 def run_epochs(
     X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
 ):
@@ -330,20 +346,34 @@ def run_epochs(
 
     Same meaning as :func:`fastnn.reference.run_epochs`; the shuffle continues NumPy's
     Mersenne Twister stream in ``rng_state`` (see :mod:`.rng`). Each mini-batch runs as
-    :func:`batch_parts` blocks of rows, on two threads when ``scalars[WORKERS] >= 2``
-    (see the module's docstring). ``work`` is laid out as
+    :func:`batch_parts` blocks of rows, here on one thread; :func:`run_epochs_2` runs
+    the same blocks on two and gives the same bits. ``work`` is laid out as
     :func:`fastnn.layout.work_size` says (with ``gather``).
     """
     parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
-    # Counters and per-block losses for the workers: one small allocation per call.
-    ctl = np.zeros(8, dtype=np.int64)
-    acc = np.zeros(4, dtype=np.float64)
-    _start_epoch(idx, theta, state, scalars, rng_state)
-    scalars[BATCH_COUNT] += 1
-    if parts == 2 and scalars[WORKERS] >= 2:
-        _train_2(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
-                 work, rng_state, losses, ctl, acc)  # fmt: skip
-    else:
-        _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
-                work, rng_state, losses, ctl, acc)  # fmt: skip
+    ctl, acc = _prologue(idx, theta, state, scalars, rng_state)
+    _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
+            rng_state, losses, ctl, acc)  # fmt: skip
     return ctl[EPOCHS]
+
+
+@jit
+def run_epochs_2(
+    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
+):
+    """:func:`run_epochs` on two threads (for shapes where :func:`batch_parts` is 2;
+    compiled only when first used, as its parallel launch costs compile time)."""
+    parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
+    ctl, acc = _prologue(idx, theta, state, scalars, rng_state)
+    _train_2(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
+             rng_state, losses, ctl, acc)  # fmt: skip
+    return ctl[EPOCHS]
+
+
+def epochs_kernel(sizes, batch_size, workers):
+    """The epoch kernel for a fit: :func:`run_epochs_2` where batches are split in two
+    blocks and two workers may run (:func:`fastnn._threads.fit_workers`), else
+    :func:`run_epochs`. Same results either way."""
+    if workers >= 2 and batch_parts(sizes, batch_size) == 2:
+        return run_epochs_2
+    return run_epochs

@@ -133,4 +133,4 @@ def step_range(theta, grad, state, scalars, codes, k0, k1):
 def optimizer_step(theta, grad, state, scalars, codes):
     """Dispatch to the solver's step; ``state`` starts with the solver's moments."""
     step_scalars(scalars, codes)
-    step_range(theta, grad, state, scalars, codes, 0, theta.shape[0])
+    step_range(theta, grad, state, scalars, codes, np.int64(0), theta.shape[0])
