@@ -387,6 +387,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return X, y
 
     def _encode_targets(self, y):
+        """One-hot targets (one column for two classes), as ``LabelBinarizer.transform``
+        writes them; computed directly for 1-D labels, which skips its checks of the
+        labels (already validated) and costs a fit of a small data set little."""
+        classes = self._label_binarizer.classes_
+        if self._label_binarizer.y_type_ == "binary" and np.ndim(y) == 1:
+            return (y == classes[1]).reshape(-1, 1)
+        if self._label_binarizer.y_type_ == "multiclass" and np.ndim(y) == 1:
+            return y[:, None] == classes[None, :]
         return self._label_binarizer.transform(y).astype(bool)
 
     def _apply_class_weight(self, sample_weight, y, dtype, incremental):

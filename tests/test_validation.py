@@ -337,3 +337,27 @@ def test_edge_values_are_accepted(params):
 def test_a_bad_value_in_class_weight_names_the_labels():
     with pytest.raises(ValueError, match=r"class_weight has labels \[5\]"):
         MLPClassifier(**QUICK, class_weight={0: 1.0, 5: 2.0}).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([0, 1, 1, 0, 1, 0]),
+        np.array([2, 0, 1, 2, 1, 0]),
+        np.array(["no", "yes", "yes", "no", "no", "yes"]),
+        np.array(["b", "a", "c", "a", "c", "b"], dtype=object),
+        np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 1]]),
+    ],
+    ids=["binary", "multiclass", "strings", "objects", "multilabel"],
+)
+def test_targets_are_encoded_as_label_binarizer_does(y):
+    # The classifier one-hot encodes 1-D labels itself (a shortcut past the binarizer's
+    # checks); it must give exactly what LabelBinarizer.transform gives.
+    from sklearn.preprocessing import LabelBinarizer
+
+    X = np.arange(12.0).reshape(6, 2)
+    model = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(X, y)
+    expected = LabelBinarizer().fit(y).transform(y).astype(bool)
+    got = model._encode_targets(y)
+    assert got.dtype == bool and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
