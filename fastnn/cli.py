@@ -609,11 +609,15 @@ def _fit_epochs(model, X, y, classes, args, caught):
             model.fit(X, y)
     except KeyboardInterrupt:  # a Ctrl-C outside the estimator's epoch loop
         timing.interrupted = True
+    else:
+        if any("interrupted by user" in str(w.message) for w in caught[n_warnings:]):
+            timing.interrupted = True
+        elif timing.epochs < args.epochs:  # the stopping rule ended training: a full bar
+            bar.total = timing.epochs
+            bar.refresh()
     finally:
         bar.close()
         model.set_params(callbacks=None)
-    if any("interrupted by user" in str(w.message) for w in caught[n_warnings:]):
-        timing.interrupted = True
     if holdout is not None and timing.epochs:
         name = "accuracy" if is_classifier(model) else "R²"
         print(f"validation {name}: {model.score(X_val, y_val):.4f} ({X_val.shape[0]} samples)")

@@ -400,3 +400,28 @@ def test_progress_callback_reports_every_epoch_and_removes_itself(capsys):
     status, out, err = _run(capsys, *argv, "--lr", "0.01")
     assert status == 0, err
     assert "over 6 epochs" in out
+
+
+def test_progress_bar_is_full_when_the_stopping_rule_ends_training(capsys, monkeypatch):
+    # The bar counts up to --epochs; when training converges sooner, it ends at the
+    # epochs trained, 100%, not part way.
+    import io
+
+    import tqdm
+
+    bars = []
+
+    class Recorded(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs.update(disable=False, file=io.StringIO())  # shown, whatever the terminal
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm, "tqdm", Recorded)
+    argv = ["train", "--dataset", "moons", "--n-samples", "300", "--epochs", "2000"]
+    status, out, err = _run(capsys, *argv, "--no-plot")
+    assert status == 0, err
+    trained = int(re.search(r"over (\d+) epochs", out).group(1)) + 1
+    assert trained < 2000  # the stopping rule fired
+    (bar,) = bars
+    assert bar.n == bar.total == trained
