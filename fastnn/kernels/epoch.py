@@ -42,7 +42,7 @@ from fastnn._codes import (
 from fastnn._jit import jit
 from fastnn.kernels._sync import atomic_cas, atomic_load, atomic_store, relax
 from fastnn.kernels.dense import batch_loss_grad, finish_range, rows_loss_grad
-from fastnn.kernels.losses import mean_loss, penalty
+from fastnn.kernels.losses import mean_loss
 from fastnn.kernels.optim import optimizer_step, step_range, step_scalars
 from fastnn.kernels.rng import shuffle
 
@@ -149,9 +149,13 @@ def _wait(ctl, slot, value):
 @jit
 def _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, k0, k1):
     """Finish the gradient (:func:`.dense.finish_range`) and step the parameters
-    ``k0:k1``."""
+    ``k0:k1``. Returns the sum of the squared weights among them before the step (for
+    the L2 penalty of the batch's loss)."""
+    W = theta[k0 : max(k0, min(k1, n_weights))]
+    squares = np.dot(W, W)  # BLAS dot, as losses.penalty
     finish_range(grad, other, parts, theta, n_weights, scalars[ALPHA], sw_sum, k0, k1)
     step_range(theta, grad, state, scalars, codes, k0, k1)
+    return squares
 
 
 @jit
@@ -162,28 +166,36 @@ def _split_point(n):
 
 @jit
 def _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, acc):
-    """Batch ``b``'s blocks are done: add up the loss, then finish the gradient and step
-    the optimizer, sharing the elementwise work with worker 1 when ``parts == 2``."""
+    """Batch ``b``'s blocks are done: finish the gradient and step the optimizer,
+    sharing the elementwise work with worker 1 when ``parts == 2``, and add the batch's
+    loss (its penalty from the weights before the step) to the epoch's."""
     n = theta.shape[0]
     n_weights = 0
     for i in range(sizes.shape[0] - 1):
         n_weights += sizes[i] * sizes[i + 1]
     sw_sum = acc[3]
-    alpha = scalars[ALPHA]
-    total = acc[1] + acc[2] if parts == 2 else acc[1]
-    loss = mean_loss(total, sw_sum, sizes[sizes.shape[0] - 1], codes[OUTPUT])
-    acc[0] += (loss + penalty(theta, sizes, alpha, sw_sum)) * nb
     step_scalars(scalars, codes)
     if parts == 2:
         split = _split_point(n)
         atomic_store(ctl, READY, b + 1)
-        _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, split)
+        squares = _update(
+            grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, split
+        )
         if atomic_cas(ctl, STEP_CLAIMED, b, b + 1):
-            _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, split, n)
+            acc[4] = _update(
+                grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, split, n
+            )
         else:
             _wait(ctl, STEP_DONE, b + 1)
+        squares += acc[4]
+        total = acc[1] + acc[2]
     else:
-        _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, n)
+        squares = _update(
+            grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, n
+        )
+        total = acc[1]
+    loss = mean_loss(total, sw_sum, sizes[sizes.shape[0] - 1], codes[OUTPUT])
+    acc[0] += (loss + 0.5 * scalars[ALPHA] * squares / sw_sum) * nb
 
 
 @jit
@@ -306,7 +318,7 @@ def _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, 
         atomic_store(ctl, DONE, b + 1)
         _wait(ctl, READY, b + 1)
         if atomic_cas(ctl, STEP_CLAIMED, b, b + 1):
-            _update(
+            acc[4] = _update(
                 grad, other, parts, theta, n_weights, acc[3], state, scalars, codes, split,
                 n_params,
             )  # fmt: skip
@@ -329,12 +341,13 @@ def _train_2(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars,
 
 @jit
 def _prologue(idx, theta, state, scalars, rng_state):
-    """The call's first epoch starts; returns the blocks per batch and the workers'
-    counters and per-block losses (one small allocation each, per call)."""
+    """The call's first epoch starts; returns the workers' counters (``ctl``) and sums
+    (``acc``: the epoch's loss, the blocks' losses, the batch's weight, worker 1's
+    squared weights), one small allocation each per call."""
     _start_epoch(idx, theta, state, scalars, rng_state)
     scalars[BATCH_COUNT] += 1
     ctl = np.zeros(8, dtype=np.int64)
-    acc = np.zeros(4, dtype=np.float64)
+    acc = np.zeros(5, dtype=np.float64)
     return ctl, acc
 
 
