@@ -7,24 +7,22 @@ two, chosen from the shapes alone). Worker 0 runs every batch's first block and 
 epoch's bookkeeping (loss, divergence, stopping rule, next shuffle). Worker 1 runs a
 batch's second block once worker 0 has released the batch (stepped the one before).
 The optimizer step is elementwise, so the two share it: worker 0 the first half of the
-parameters, worker 1 the second, each finishing the gradient and stepping its
-share. Each share of work (a second block, a second half-step)
-is claimed by one compare-and-swap on a counter, by worker 1 or, if worker 0 gets
-there first, by worker 0 itself: a worker only ever waits for work that a running
-worker has claimed, so a worker 1 that starts late or never (a busy machine, one
-Numba thread) cannot stall worker 0.
+parameters, worker 1 the second, each finishing the gradient and stepping its share.
+Each share of work (a second block, a second half-step) is claimed by one
+compare-and-swap on a counter, by worker 1 or, if worker 0 gets there first, by worker
+0 itself: a worker only ever waits for work that a running worker has claimed, so a
+worker 1 that starts late or never (a busy machine, one thread) cannot stall worker 0.
 
 Every block, sum and step is the same arithmetic in the same order whoever runs it, so
-the result does not depend on the number of threads: :func:`run_epochs` (one thread)
-and :func:`run_epochs_2` (two) give the same bits. The parallel launch is one per
-call, never per batch: the per-batch hand-over is a few atomic operations on counters
-(:mod:`._sync`), and nothing is allocated per mini-batch. Worker 1 must start after
-worker 0 when both share one thread, which OpenMP's static schedule guarantees; hence
-:mod:`fastnn._threads` asks for two workers only on Numba's OpenMP layer.
+the result does not depend on the number of threads: :func:`run_epochs` (worker 0
+alone) and :func:`run_epochs_2` (worker 1 in a second thread) give the same bits.
+Worker 1 starts once per call, never per batch: the per-batch hand-over is a few atomic
+operations on counters (:mod:`._sync`), and nothing is allocated per mini-batch.
 """
 
+import threading
+
 import numpy as np
-from numba import prange
 
 from fastnn import reference
 from fastnn._codes import (
@@ -328,19 +326,6 @@ def _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, 
         b += 1
 
 
-@jit(parallel=True)
-def _train_2(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
-             rng_state, losses, ctl, acc):  # fmt: skip
-    """Workers 0 and 1 at once (Numba's ``prange``: one launch per call)."""
-    for w in prange(2):
-        if w == 0:
-            _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
-                    work, rng_state, losses, ctl, acc)  # fmt: skip
-        else:
-            _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
-                    work, ctl, acc)  # fmt: skip
-
-
 @jit
 def _prologue(idx, theta, state, scalars, rng_state):
     """The call's first epoch starts; returns the workers' counters (``ctl``) and sums
@@ -372,22 +357,53 @@ def run_epochs(
     return ctl[EPOCHS]
 
 
-@jit
 def run_epochs_2(
     X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
 ):
-    """:func:`run_epochs` on two threads (for shapes where :func:`batch_parts` is 2;
-    compiled only when first used, as its parallel launch costs compile time)."""
-    parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
+    """:func:`run_epochs` on two threads, with the same bits: worker 1 runs in a
+    Python thread (the kernels release the GIL) while this thread runs worker 0.
+
+    Plain threads rather than Numba's ``prange``: no parallel region to compile (it
+    doubled the first fit's compile time), no threading layer to depend on, and worker
+    1 starting late or never is harmless (worker 0 then takes its work).
+    """
     ctl, acc = _prologue(idx, theta, state, scalars, rng_state)
-    _train_2(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
-             rng_state, losses, ctl, acc)  # fmt: skip
-    return ctl[EPOCHS]
+    parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
+    helper = threading.Thread(
+        target=_helper,
+        args=(
+            X,
+            Y,
+            sw,
+            idx,
+            n_epochs,
+            parts,
+            sizes,
+            theta,
+            grad,
+            state,
+            scalars,
+            codes,
+            work,
+            ctl,
+            acc,
+        ),  # fmt: skip
+        name="fastnn-worker-1",
+        daemon=True,
+    )
+    helper.start()
+    try:
+        _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
+                rng_state, losses, ctl, acc)  # fmt: skip
+    finally:
+        ctl[HALT] = 1  # worker 1 stops waiting, whatever happened to worker 0
+        helper.join()
+    return int(ctl[EPOCHS])
 
 
 def epochs_kernel(sizes, batch_size, workers):
     """The epoch kernel for a fit: :func:`run_epochs_2` where batches are split in two
-    blocks and two workers may run (:func:`fastnn._threads.fit_workers`), else
+    blocks and two threads may run (:func:`fastnn._threads.fit_workers`), else
     :func:`run_epochs`. Same results either way."""
     if workers >= 2 and batch_parts(sizes, batch_size) == 2:
         return run_epochs_2
