@@ -19,14 +19,17 @@ def test_import_compiles_nothing_and_warmup_compiles_the_fit_kernels(tmp_path):
     script = """
         import fastnn
         from fastnn import kernels
+        from fastnn._threads import fit_workers
+        from fastnn.kernels import epoch
         before = sum(len(f.signatures) for f in (kernels.run_epochs, kernels.predict))
         fastnn.warmup(dtypes=("float64",))
         after = sum(len(f.signatures) for f in (kernels.run_epochs, kernels.predict))
-        print(before, after)
+        print(before, after, fit_workers(), len(epoch._helper.signatures))
     """
-    before, after = map(int, _run(script, tmp_path))
+    before, after, workers, helper = map(int, _run(script, tmp_path))
     assert before == 0
     assert after >= 2
+    assert helper == (1 if workers == 2 else 0)  # the second worker's kernel, if it can run
     # The compiled code went to the cache folder, for the next process to load.
     assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path) for name in files)
 
