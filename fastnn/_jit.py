@@ -70,14 +70,21 @@ OPTIONS = {
 }
 
 
-def jit(func=None, **overrides):
+# For helpers only compiled code calls: no Python-callable (nor C-callable) wrapper.
+# Numba compiles one per function, unboxing every argument, which costs compile time
+# (the epoch kernel's helpers take a dozen arrays each) and is never used.
+INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+
+
+def jit(func=None, *, internal=False, **overrides):
     """Compile ``func`` with fastnn's Numba options (``overrides`` win).
 
-    Usable bare (``@jit``) or with arguments (``@jit(parallel=True)``).
+    Usable bare (``@jit``) or with arguments (``@jit(internal=True)``);
+    ``internal=True`` is for helpers that only compiled code calls (:data:`INTERNAL`).
     """
-    options = {**OPTIONS, **overrides}
+    options = {**OPTIONS, **(INTERNAL if internal else {}), **overrides}
     if func is None:
-        return lambda f: jit(f, **overrides)
+        return lambda f: jit(f, internal=internal, **overrides)
     # Numba picks a function's cache folder when it is decorated, from its global
     # config: point it at fastnn's folder for this decoration only.
     previous = numba.config.CACHE_DIR

@@ -10,10 +10,16 @@ engine is single-threaded.
 ``relax`` is called while waiting. It calls the C library's ``sched_yield`` so that a
 waiting worker hands its core to the other one when the machine is busy; the symbol is
 resolved by name when the compiled code is loaded, so the disk cache keeps working.
+
+With ``NUMBA_DISABLE_JIT=1`` (kernels run as Python, for debugging) intrinsics cannot
+run, so plain Python versions (under a lock) stand in.
 """
 
 import sys
+import threading
+import time
 
+import numba
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -88,3 +94,29 @@ def atomic_cas(typingctx, counters, index, expected, value):
         return builder.extract_value(pair, 1)
 
     return sig, codegen
+
+
+if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1 runs kernels as Python: plain twins
+    _lock = threading.Lock()
+
+    def atomic_add(counters, index, value):  # noqa: F811
+        with _lock:
+            old = counters[index]
+            counters[index] += value
+            return old
+
+    def atomic_load(counters, index):  # noqa: F811
+        return counters[index]
+
+    def atomic_store(counters, index, value):  # noqa: F811
+        counters[index] = value
+
+    def atomic_cas(counters, index, expected, value):  # noqa: F811
+        with _lock:
+            if counters[index] == expected:
+                counters[index] = value
+                return True
+            return False
+
+    def relax():  # noqa: F811
+        time.sleep(0)

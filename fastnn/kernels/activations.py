@@ -18,7 +18,7 @@ from fastnn._codes import (
 from fastnn._jit import jit
 
 
-@jit
+@jit(internal=True)
 def _hidden(z, code):
     """One hidden activation value. relu keeps NaN as NaN, as ``np.maximum`` does."""
     if code == LOGISTIC:
@@ -32,7 +32,7 @@ def _hidden(z, code):
     return z
 
 
-@jit
+@jit(internal=True)
 def _derivative(a, d, code):
     """``d * f'(z)`` from ``a = f(z)``, in the reference's order of operations."""
     if code == LOGISTIC:
@@ -55,7 +55,7 @@ def activate(Z, code):
             Z[i, j] = _hidden(Z[i, j], code)
 
 
-@jit
+@jit(internal=True)
 def add_bias_activate(Z, b, code):
     """``Z = f(Z + b)`` in one pass over ``Z`` (bias and hidden activation fused)."""
     n, m = Z.shape
@@ -73,7 +73,7 @@ def activation_derivative(A, delta, code):
             delta[i, j] = _derivative(A[i, j], delta[i, j], code)
 
 
-@jit
+@jit(internal=True)
 def _mix(z):
     """SplitMix64's finaliser (uint64, wrapping)."""
     z = z + np.uint64(0x9E3779B97F4A7C15)
@@ -82,14 +82,14 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-@jit
+@jit(internal=True)
 def _row_key(scalars, layer, row):
     """The hash of ``(seed, batch, layer, row)``; a unit's number mixes in its index."""
     h = _mix(np.uint64(scalars[DROPOUT_SEED]) ^ np.uint64(scalars[BATCH_COUNT]))
     return _mix(h ^ ((np.uint64(layer) << np.uint64(32)) | np.uint64(row)))
 
 
-@jit
+@jit(internal=True)
 def _uniform(key, unit):
     return np.float64(_mix(key ^ np.uint64(unit)) >> np.uint64(11)) * 2.0**-53
 

@@ -26,7 +26,7 @@ from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, penalty
 SMALL_PRODUCT = 512
 
 
-@jit
+@jit(internal=True)
 def matmul(A, B, C):
     """``C = A @ B``."""
     n, k = A.shape
@@ -43,7 +43,7 @@ def matmul(A, B, C):
                 C[i, j] += a * B[p, j]
 
 
-@jit
+@jit(internal=True)
 def matmul_tn(A, B, C):
     """``C = A.T @ B``."""
     n, k = A.shape
@@ -61,7 +61,7 @@ def matmul_tn(A, B, C):
                 C[p, j] += a * B[i, j]
 
 
-@jit
+@jit(internal=True)
 def matmul_nt(A, B, C):
     """``C = A @ B.T``."""
     n, m = A.shape
@@ -77,7 +77,7 @@ def matmul_nt(A, B, C):
             C[i, p] = total
 
 
-@jit
+@jit(internal=True)
 def layer_params(theta, sizes, i):
     """Views ``(W, b)`` of layer ``i`` inside the flat vector ``theta``."""
     n_layers = sizes.shape[0] - 1
@@ -94,7 +94,7 @@ def layer_params(theta, sizes, i):
     return W, b
 
 
-@jit
+@jit(internal=True)
 def layer_buffer(work, sizes, i, nb, which):
     """View of the first ``nb`` rows of layer ``i``'s activations (``which=0``) or
     deltas (``which=1``) inside ``work``."""
@@ -109,7 +109,7 @@ def layer_buffer(work, sizes, i, nb, which):
     return work[start : start + nb * units].reshape((nb, units))
 
 
-@jit
+@jit(internal=True)
 def forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb):
     """:func:`forward` for the rows ``r0:r1`` of an ``nb``-row batch: ``X`` holds those
     rows, and each layer's activations go to the same rows of its buffer."""
@@ -138,7 +138,7 @@ def forward(X, sizes, theta, codes, scalars, work):
     forward_rows(X, sizes, theta, codes, scalars, work, 0, nb, nb)
 
 
-@jit
+@jit(internal=True)
 def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb):
     """The data term's gradient summed over the rows ``r0:r1`` of an ``nb``-row batch,
     into ``grad``: ``dW = A_prev.T @ delta``, ``db = sum(delta)``, not yet divided by
@@ -173,7 +173,7 @@ def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb
             delta = delta_prev
 
 
-@jit
+@jit(internal=True)
 def _finish(g, o, n_parts, W, alpha, sw_sum, penalised):
     """:func:`finish_range`'s loop, from index 0 (so that LLVM vectorises it)."""
     for k in range(g.shape[0]):
@@ -184,7 +184,7 @@ def _finish(g, o, n_parts, W, alpha, sw_sum, penalised):
             g[k] = total / sw_sum
 
 
-@jit
+@jit(internal=True)
 def finish_range(grad, other, n_parts, theta, n_weights, alpha, sw_sum, k0, k1):
     """:func:`finish_gradient` on the entries ``k0:k1`` (the first ``n_weights``
     entries of the vectors are weights, the rest biases)."""
@@ -193,7 +193,7 @@ def finish_range(grad, other, n_parts, theta, n_weights, alpha, sw_sum, k0, k1):
     _finish(grad[w1:k1], other[w1:k1], n_parts, theta[w1:k1], alpha, sw_sum, False)
 
 
-@jit
+@jit(internal=True)
 def finish_gradient(grad, other, n_parts, theta, sizes, alpha, sw_sum):
     """Turn summed data-term gradients into the mean loss's gradient, in ``grad``:
     ``dW = (sum + alpha W) / sum(sw)``, ``db = sum / sum(sw)``, where ``sum`` is
@@ -216,7 +216,7 @@ def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     finish_gradient(grad, grad, 1, theta, sizes, scalars[ALPHA], sw_sum)
 
 
-@jit
+@jit(internal=True)
 def rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb):
     """Forward and backward over the rows ``r0:r1`` of an ``nb``-row batch (``X``,
     ``Y`` and ``sw`` hold those rows): the summed data-term gradient goes to ``grad``
@@ -243,7 +243,7 @@ def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     return loss
 
 
-@jit
+@jit(internal=True)
 def _dense_layer(A, theta, sizes, codes, i):
     """A new array holding layer ``i``'s activations for the rows of ``A``."""
     W, b = layer_params(theta, sizes, i)

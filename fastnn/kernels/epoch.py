@@ -77,7 +77,7 @@ def batch_parts(sizes, batch_size):
     return 1
 
 
-@jit
+@jit(internal=True)
 def _buffers(work, batch_size, n_in, n_out, sizes, n_params):
     """Views of ``work``: room for one batch of ``X``, ``Y`` and ``sw`` rows, the layer
     buffers of :mod:`.dense`, and a second gradient for a batch's second block."""
@@ -94,7 +94,7 @@ def _buffers(work, batch_size, n_in, n_out, sizes, n_params):
     return X_buf, Y_buf, sw_buf, layers, other
 
 
-@jit
+@jit(internal=True)
 def _gather(X, Y, sw, idx, start, r0, r1, Xb, Yb, swb):
     """Copy the rows ``idx[start + r0 : start + r1]`` into rows ``r0:r1`` of the batch."""
     for r in range(r0, r1):
@@ -133,7 +133,7 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
     return total
 
 
-@jit
+@jit(internal=True)
 def _wait(ctl, slot, value):
     """Wait until ``ctl[slot] >= value``; False if training stopped instead."""
     spins = 0
@@ -146,7 +146,7 @@ def _wait(ctl, slot, value):
     return True
 
 
-@jit
+@jit(internal=True)
 def _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, k0, k1):
     """Finish the gradient (:func:`.dense.finish_range`) and step the parameters
     ``k0:k1``. Returns the sum of the squared weights among them before the step (for
@@ -158,13 +158,13 @@ def _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes,
     return squares
 
 
-@jit
+@jit(internal=True)
 def _split_point(n):
     """Where the two workers' shares of a step meet (on a 128-byte boundary)."""
     return (n // 2) // 16 * 16
 
 
-@jit
+@jit(internal=True)
 def _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, acc):
     """Batch ``b``'s blocks are done: finish the gradient and step the optimizer,
     sharing the elementwise work with worker 1 when ``parts == 2``, and add the batch's
@@ -198,7 +198,7 @@ def _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, a
     acc[0] += (loss + 0.5 * scalars[ALPHA] * squares / sw_sum) * nb
 
 
-@jit
+@jit(internal=True)
 def _epoch_end(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc):
     """After batch ``b``: if it ended an epoch, that epoch's loss, divergence check and
     stopping rule, then the next epoch's start. Returns True if training stops."""
@@ -225,7 +225,7 @@ def _epoch_end(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, lo
     return halt
 
 
-@jit
+@jit(internal=True)
 def _start_epoch(idx, theta, state, scalars, rng_state):
     """Save the weights (restored if the epoch diverges) and shuffle the rows."""
     state[state.shape[0] - theta.shape[0] :] = theta
@@ -233,7 +233,7 @@ def _start_epoch(idx, theta, state, scalars, rng_state):
         shuffle(idx, rng_state)
 
 
-@jit
+@jit(internal=True)
 def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, acc):
     """Gather and run block ``h`` of batch ``b`` (its summed gradient into ``g``, its
     summed loss into ``acc[1 + h]``)."""

@@ -13,7 +13,7 @@ from fastnn._codes import (
 from fastnn._jit import jit
 
 
-@jit
+@jit(internal=True)
 def _xlogy(x, y):
     """``x * log(y)``, and 0 where ``x == 0`` (as ``scipy.special.xlogy``)."""
     if x == 0:
@@ -21,7 +21,7 @@ def _xlogy(x, y):
     return x * np.log(y)
 
 
-@jit
+@jit(internal=True)
 def loss_sum(A_out, Y, sw, loss):
     """The data term's weighted sum over samples and outputs, before the averaging of
     :func:`mean_loss`: rows may be summed block by block. Accumulates in float64;
@@ -53,7 +53,7 @@ def loss_sum(A_out, Y, sw, loss):
     return total
 
 
-@jit
+@jit(internal=True)
 def mean_loss(total, sw_sum, n_outputs, loss):
     """The data term from :func:`loss_sum`'s ``total``: divided by the samples' total
     weight (and, for squared error, halved and averaged over the outputs)."""

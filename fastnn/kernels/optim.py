@@ -28,7 +28,7 @@ from fastnn._codes import (
 from fastnn._jit import jit
 
 
-@jit
+@jit(internal=True)
 def _sgd_update(theta, grad, velocity, scalars):
     lr, mu = scalars[LR], scalars[MOMENTUM]
     nesterov = scalars[NESTEROV] != 0
@@ -47,7 +47,7 @@ def sgd_step(theta, grad, velocity, scalars):
     _sgd_update(theta, grad, velocity, scalars)
 
 
-@jit
+@jit(internal=True)
 def _adam_scalars(scalars):
     """Count the step and write the bias-corrected rate to ``scalars[LR]``."""
     beta_1, beta_2 = scalars[BETA_1], scalars[BETA_2]
@@ -56,7 +56,7 @@ def _adam_scalars(scalars):
     scalars[LR] = scalars[RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
 
 
-@jit
+@jit(internal=True)
 def _adam_update(theta, grad, m, v, scalars):
     beta_1, beta_2, eps = scalars[BETA_1], scalars[BETA_2], scalars[EPSILON]
     lr_t = scalars[LR]
@@ -74,7 +74,7 @@ def adam_step(theta, grad, m, v, scalars):
     _adam_update(theta, grad, m, v, scalars)
 
 
-@jit
+@jit(internal=True)
 def _decay(W, scalars):
     """AdamW's decoupled weight decay on the weights ``W``."""
     decay = 1 - scalars[RATE] * scalars[WEIGHT_DECAY]
@@ -89,7 +89,7 @@ def adamw_step(theta, grad, m, v, scalars):
     adam_step(theta, grad, m, v, scalars)
 
 
-@jit
+@jit(internal=True)
 def _rmsprop_update(theta, grad, v, scalars):
     rho, lr, eps = scalars[BETA_2], scalars[RATE], scalars[EPSILON]
     for k in range(theta.shape[0]):
@@ -104,7 +104,7 @@ def rmsprop_step(theta, grad, v, scalars):
     _rmsprop_update(theta, grad, v, scalars)
 
 
-@jit
+@jit(internal=True)
 def step_scalars(scalars, codes):
     """The scalar part of the solver's step (before any :func:`step_range`)."""
     solver = codes[SOLVER]
@@ -112,7 +112,7 @@ def step_scalars(scalars, codes):
         _adam_scalars(scalars)
 
 
-@jit
+@jit(internal=True)
 def step_range(theta, grad, state, scalars, codes, k0, k1):
     """The elementwise part of the solver's step on the parameters ``k0:k1``."""
     n = theta.shape[0]

@@ -19,7 +19,7 @@ _N = 624
 _M = 397
 
 
-@jit
+@jit(internal=True)
 def _regenerate(key):
     """Twist the 624 key words (the first 624 entries of ``key``) into the next block."""
     for i in range(_N):
@@ -30,7 +30,7 @@ def _regenerate(key):
         key[i] = value
 
 
-@jit
+@jit(internal=True)
 def next_uint32(rng_state):
     """The next 32-bit output of the stream in ``rng_state`` (key words, then position)."""
     if rng_state[_N] >= _N:
@@ -45,7 +45,7 @@ def next_uint32(rng_state):
     return y
 
 
-@jit
+@jit(internal=True)
 def random_interval(rng_state, high):
     """A uniform integer in ``[0, high]`` by masked rejection (``high < 2**32``)."""
     if high == 0:
