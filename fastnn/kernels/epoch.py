@@ -212,7 +212,7 @@ def _epoch_end(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, lo
         scalars[SEEN] += n
         ctl[EPOCHS] = epoch + 1
         if not np.isfinite(epoch_loss):
-            theta[:] = state[state.shape[0] - theta.shape[0] :]
+            _copy(state[state.shape[0] - theta.shape[0] :], theta)
             scalars[STOP] = DIVERGED
             halt = True
         elif scalars[MONITOR] != 0:
@@ -226,9 +226,17 @@ def _epoch_end(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, lo
 
 
 @jit(internal=True)
+def _copy(src, dst):
+    """``dst[:] = src`` as a loop: Numba's slice assignment compiles broadcasting code
+    that costs about a second of compile time per use."""
+    for k in range(src.shape[0]):
+        dst[k] = src[k]
+
+
+@jit(internal=True)
 def _start_epoch(idx, theta, state, scalars, rng_state):
     """Save the weights (restored if the epoch diverges) and shuffle the rows."""
-    state[state.shape[0] - theta.shape[0] :] = theta
+    _copy(theta, state[state.shape[0] - theta.shape[0] :])
     if scalars[SHUFFLE] != 0:
         shuffle(idx, rng_state)
 
@@ -256,7 +264,8 @@ def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, ac
             Xb[r0:r1], Yb[r0:r1], swb[r0:r1], sizes, theta, g, scalars, codes, layers, r0, r1, nb
         )
     else:
-        g[:] = 0
+        for k in range(g.shape[0]):
+            g[k] = 0
         acc[1 + h] = 0.0
     return nb
 
