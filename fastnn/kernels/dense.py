@@ -12,6 +12,7 @@ plain loops win.
 import numpy as np
 
 from fastnn._codes import ALPHA, HIDDEN, OUTPUT
+from fastnn._codes import IDENTITY as IDENTITY_CODE
 from fastnn._jit import jit
 from fastnn.kernels.activations import (
     activation_derivative,
@@ -24,6 +25,13 @@ from fastnn.kernels.activations import (
 from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, penalty
 
 SMALL_PRODUCT = 512
+
+# Arguments typed int64 or bool, not literals: a literal argument compiles one more copy
+# of the function it is passed to (and of everything that function passes it to).
+ACTIVATIONS, DELTAS = np.int64(0), np.int64(1)  # layer_buffer's ``which``
+IDENTITY = np.int64(IDENTITY_CODE)  # the output layer's pre-activation
+FIRST = np.int64(0)
+PENALISED, NOT_PENALISED = np.bool_(True), np.bool_(False)
 
 
 @jit(internal=True)
@@ -78,6 +86,15 @@ def matmul_nt(A, B, C):
 
 
 @jit(internal=True)
+def count_weights(sizes):
+    """How many weights (the leading entries of ``theta``) the layers ``sizes`` have."""
+    n_weights = np.int64(0)
+    for i in range(sizes.shape[0] - 1):
+        n_weights += sizes[i] * sizes[i + 1]
+    return n_weights
+
+
+@jit(internal=True)
 def layer_params(theta, sizes, i):
     """Views ``(W, b)`` of layer ``i`` inside the flat vector ``theta``."""
     n_layers = sizes.shape[0] - 1
@@ -117,7 +134,7 @@ def forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb):
     A = X
     for i in range(n_layers):
         W, b = layer_params(theta, sizes, i)
-        Z = layer_buffer(work, sizes, i, nb, 0)[r0:r1]
+        Z = layer_buffer(work, sizes, i, nb, ACTIVATIONS)[r0:r1]
         matmul(A, W, Z)
         if i < n_layers - 1:
             add_bias_activate(Z, b, codes[HIDDEN])
@@ -125,7 +142,7 @@ def forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb):
             if p > 0:
                 dropout(Z, p, scalars, i, r0)
         else:
-            add_bias_activate(Z, b, 0)
+            add_bias_activate(Z, b, IDENTITY)
             output_activate(Z, codes[OUTPUT])
         A = Z
 
@@ -145,12 +162,12 @@ def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb
     the batch's weight nor penalised (:func:`finish_gradient` does both), so that the
     sums of several blocks of rows add up to the batch's."""
     n_layers = sizes.shape[0] - 1
-    A_out = layer_buffer(work, sizes, n_layers - 1, nb, 0)[r0:r1]
-    delta = layer_buffer(work, sizes, n_layers - 1, nb, 1)[r0:r1]
+    A_out = layer_buffer(work, sizes, n_layers - 1, nb, ACTIVATIONS)[r0:r1]
+    delta = layer_buffer(work, sizes, n_layers - 1, nb, DELTAS)[r0:r1]
     output_delta(A_out, Y, sw, codes[OUTPUT], delta)
     for i in range(n_layers - 1, -1, -1):
         if i > 0:
-            A_prev = layer_buffer(work, sizes, i - 1, nb, 0)[r0:r1]
+            A_prev = layer_buffer(work, sizes, i - 1, nb, ACTIVATIONS)[r0:r1]
         else:
             A_prev = X
         W, _ = layer_params(theta, sizes, i)
@@ -163,7 +180,7 @@ def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb
             for c in range(fan_out):
                 db[c] += delta[r, c]
         if i > 0:
-            delta_prev = layer_buffer(work, sizes, i - 1, nb, 1)[r0:r1]
+            delta_prev = layer_buffer(work, sizes, i - 1, nb, DELTAS)[r0:r1]
             matmul_nt(delta, W, delta_prev)
             p = dropout_rate(scalars, i - 1)
             if p > 0:
@@ -189,8 +206,8 @@ def finish_range(grad, other, n_parts, theta, n_weights, alpha, sw_sum, k0, k1):
     """:func:`finish_gradient` on the entries ``k0:k1`` (the first ``n_weights``
     entries of the vectors are weights, the rest biases)."""
     w1 = max(k0, min(k1, n_weights))
-    _finish(grad[k0:w1], other[k0:w1], n_parts, theta[k0:w1], alpha, sw_sum, True)
-    _finish(grad[w1:k1], other[w1:k1], n_parts, theta[w1:k1], alpha, sw_sum, False)
+    _finish(grad[k0:w1], other[k0:w1], n_parts, theta[k0:w1], alpha, sw_sum, PENALISED)
+    _finish(grad[w1:k1], other[w1:k1], n_parts, theta[w1:k1], alpha, sw_sum, NOT_PENALISED)
 
 
 @jit(internal=True)
@@ -198,10 +215,9 @@ def finish_gradient(grad, other, n_parts, theta, sizes, alpha, sw_sum):
     """Turn summed data-term gradients into the mean loss's gradient, in ``grad``:
     ``dW = (sum + alpha W) / sum(sw)``, ``db = sum / sum(sw)``, where ``sum`` is
     ``grad`` plus, when ``n_parts == 2``, the second block's sum in ``other``."""
-    n_weights = 0
-    for i in range(sizes.shape[0] - 1):
-        n_weights += sizes[i] * sizes[i + 1]
-    finish_range(grad, other, n_parts, theta, n_weights, alpha, sw_sum, 0, grad.shape[0])
+    finish_range(
+        grad, other, n_parts, theta, count_weights(sizes), alpha, sw_sum, FIRST, grad.shape[0]
+    )
 
 
 @jit
@@ -222,7 +238,7 @@ def rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, n
     ``Y`` and ``sw`` hold those rows): the summed data-term gradient goes to ``grad``
     (see :func:`backward_rows`); returns :func:`loss_sum` over the rows."""
     forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb)
-    A_out = layer_buffer(work, sizes, sizes.shape[0] - 2, nb, 0)[r0:r1]
+    A_out = layer_buffer(work, sizes, sizes.shape[0] - 2, nb, ACTIVATIONS)[r0:r1]
     total = loss_sum(A_out, Y, sw, codes[OUTPUT])
     backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb)
     return total
@@ -252,7 +268,7 @@ def _dense_layer(A, theta, sizes, codes, i):
     if i < sizes.shape[0] - 2:
         add_bias_activate(Z, b, codes[HIDDEN])
     else:
-        add_bias_activate(Z, b, 0)
+        add_bias_activate(Z, b, IDENTITY)
         output_activate(Z, codes[OUTPUT])
     return Z
 
@@ -264,7 +280,7 @@ def predict(X, sizes, theta, codes):
     The first layer is computed apart so that ``A`` never takes ``X``'s type: a
     read-only ``X`` must not make the returned array read-only.
     """
-    A = _dense_layer(X, theta, sizes, codes, 0)
+    A = _dense_layer(X, theta, sizes, codes, FIRST)
     for i in range(1, sizes.shape[0] - 1):
         A = _dense_layer(A, theta, sizes, codes, i)
     return A

@@ -39,7 +39,7 @@ from fastnn._codes import (
 )
 from fastnn._jit import jit
 from fastnn.kernels._sync import atomic_cas, atomic_load, atomic_store, relax
-from fastnn.kernels.dense import batch_loss_grad, finish_range, rows_loss_grad
+from fastnn.kernels.dense import batch_loss_grad, count_weights, finish_range, rows_loss_grad
 from fastnn.kernels.losses import mean_loss
 from fastnn.kernels.optim import optimizer_step, step_range, step_scalars
 from fastnn.kernels.rng import shuffle
@@ -58,7 +58,7 @@ PART_MIN_WORK = 200_000
 
 # Slots of the ``ctl`` counters: batches whose second block is claimed, batches whose
 # second block worker 1 finished, batches stepped (released), stop flag, epochs finished.
-CLAIMED, DONE, STEPPED, HALT, EPOCHS, READY, STEP_CLAIMED, STEP_DONE = range(8)
+CLAIMED, DONE, STEPPED, HALT, EPOCHS, READY, STEP_CLAIMED, STEP_DONE = np.arange(8)
 # Block numbers (and the first index), typed int64: a literal argument would compile
 # one more copy of the function it is passed to.
 FIRST, SECOND = np.int64(0), np.int64(1)
@@ -69,9 +69,7 @@ SPINS = 64
 @jit
 def batch_parts(sizes, batch_size):
     """How many blocks of rows each mini-batch is split into: 1 or 2."""
-    n_weights = 0
-    for i in range(sizes.shape[0] - 1):
-        n_weights += sizes[i] * sizes[i + 1]
+    n_weights = count_weights(sizes)
     if batch_size >= 2 * PART_MIN_ROWS and batch_size * n_weights >= PART_MIN_WORK:
         return 2
     return 1
@@ -170,9 +168,7 @@ def _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, a
     sharing the elementwise work with worker 1 when ``parts == 2``, and add the batch's
     loss (its penalty from the weights before the step) to the epoch's."""
     n = theta.shape[0]
-    n_weights = 0
-    for i in range(sizes.shape[0] - 1):
-        n_weights += sizes[i] * sizes[i + 1]
+    n_weights = count_weights(sizes)
     sw_sum = acc[3]
     step_scalars(scalars, codes)
     if parts == 2:
@@ -312,9 +308,7 @@ def _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, 
     B = np.int64(scalars[BATCH_SIZE])
     n_batches = n_epochs * ((n + B - 1) // B)
     _, _, _, _, other = _buffers(work, B, X.shape[1], Y.shape[1], sizes, n_params)
-    n_weights = 0
-    for i in range(sizes.shape[0] - 1):
-        n_weights += sizes[i] * sizes[i + 1]
+    n_weights = count_weights(sizes)
     split = _split_point(n_params)
     b = 0
     while b < n_batches:
