@@ -65,10 +65,11 @@ SCRIPT = textwrap.dedent(
 
 
 # What a call may allocate: the runtime's wrapper (a MemInfo, no data) around each array
-# handed from Python to compiled code, and the workers' two small arrays (counters and
-# sums). One worker: run_epochs' 13 array arguments. Two workers (run_epochs_2, plain
-# Python): _prologue's 5, batch_parts' 1, worker 1's 13 and worker 0's 15.
-PER_CALL = {1: 13 + 2, 2: 5 + 1 + 13 + 15 + 2}
+# handed from Python to compiled code. One worker: run_epochs' 13 array arguments and
+# its two small arrays (counters and sums). Two workers (run_epochs_2, plain Python,
+# which makes the two arrays with NumPy): batch_parts' 1 array, worker 1's 13 and
+# worker 0's 15.
+PER_CALL = {1: 13 + 2, 2: 1 + 13 + 15}
 
 
 def test_run_epochs_allocates_nothing_per_epoch():

@@ -19,7 +19,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastnn import _codes as C
 from fastnn import kernels, reference
-from fastnn.kernels.epoch import batch_parts, epochs_kernel, run_epochs_2
+from fastnn.kernels.epoch import batch_parts, epochs_kernel, run_epochs_1, run_epochs_2
 from fastnn.layout import layer_sizes, n_params, work_size
 
 N_FEATURES = 5
@@ -99,10 +99,10 @@ def test_these_shapes_are_split_in_two():
     sizes = layer_sizes(N_FEATURES, HIDDEN, 3)
     assert batch_parts(sizes, BATCH) == 2
     assert epochs_kernel(sizes, BATCH, workers=2) is run_epochs_2
-    assert epochs_kernel(sizes, BATCH, workers=1) is kernels.run_epochs
+    assert epochs_kernel(sizes, BATCH, workers=1) is run_epochs_1
     xor = layer_sizes(2, (4,), 1)
     assert batch_parts(xor, 4) == 1
-    assert epochs_kernel(xor, 4, workers=2) is kernels.run_epochs
+    assert epochs_kernel(xor, 4, workers=2) is run_epochs_1
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

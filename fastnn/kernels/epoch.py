@@ -39,8 +39,16 @@ from fastnn._codes import (
 )
 from fastnn._jit import jit
 from fastnn.kernels._sync import atomic_cas, atomic_load, atomic_store, relax
-from fastnn.kernels.dense import batch_loss_grad, count_weights, finish_range, rows_loss_grad
-from fastnn.kernels.losses import mean_loss
+from fastnn.kernels.dense import (
+    ACTIVATIONS,
+    backward_rows,
+    batch_loss_grad,
+    count_weights,
+    finish_range,
+    forward_rows,
+    layer_buffer,
+)
+from fastnn.kernels.losses import loss_sum, mean_loss
 from fastnn.kernels.optim import optimizer_step, step_range, step_scalars
 from fastnn.kernels.rng import shuffle
 
@@ -256,46 +264,18 @@ def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, ac
     swb = sw_buf[:nb]
     _gather(X, Y, sw, idx, start, r0, r1, Xb, Yb, swb)
     if r1 > r0:
-        acc[1 + h] = rows_loss_grad(
-            Xb[r0:r1], Yb[r0:r1], swb[r0:r1], sizes, theta, g, scalars, codes, layers, r0, r1, nb
-        )
+        # dense.rows_loss_grad, spelled out: one level fewer of compiled calls (each
+        # level re-optimises everything it calls, which costs compile time).
+        Xr, Yr, swr = Xb[r0:r1], Yb[r0:r1], swb[r0:r1]
+        forward_rows(Xr, sizes, theta, codes, scalars, layers, r0, r1, nb)
+        A_out = layer_buffer(layers, sizes, sizes.shape[0] - 2, nb, ACTIVATIONS)[r0:r1]
+        acc[1 + h] = loss_sum(A_out, Yr, swr, codes[OUTPUT])
+        backward_rows(Xr, Yr, swr, sizes, theta, g, scalars, codes, layers, r0, r1, nb)
     else:
         for k in range(g.shape[0]):
             g[k] = 0
         acc[1 + h] = 0.0
     return nb
-
-
-@jit
-def _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
-            rng_state, losses, ctl, acc):  # fmt: skip
-    """Worker 0: every batch's first block, the second too unless worker 1 claimed it
-    first, the optimizer's steps (shared with worker 1) and every epoch's bookkeeping."""
-    n = idx.shape[0]
-    B = np.int64(scalars[BATCH_SIZE])
-    per_epoch = (n + B - 1) // B
-    _, _, sw_buf, _, other = _buffers(work, B, X.shape[1], Y.shape[1], sizes, theta.shape[0])
-    for b in range(n_epochs * per_epoch):
-        nb = _block(b, FIRST, parts, X, Y, sw, idx, sizes, theta, grad, scalars, codes, work, acc)
-        if parts == 2:
-            if atomic_cas(ctl, CLAIMED, b, b + 1):
-                _block(
-                    b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc
-                )
-            else:
-                _wait(ctl, DONE, b + 1)
-        sw_sum = 0.0
-        for r in range(nb):
-            sw_sum += sw_buf[r]
-        acc[3] = sw_sum
-        _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, acc)
-        halt = _epoch_end(
-            b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc
-        )
-        if halt:
-            atomic_store(ctl, HALT, 1)
-            return
-        atomic_store(ctl, STEPPED, b + 1)
 
 
 @jit
@@ -330,33 +310,55 @@ def _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, 
 
 
 @jit
-def _prologue(idx, theta, state, scalars, rng_state):
-    """The call's first epoch starts; returns the workers' counters (``ctl``) and sums
-    (``acc``: the epoch's loss, the blocks' losses, the batch's weight, worker 1's
-    squared weights), one small allocation each per call."""
-    _start_epoch(idx, theta, state, scalars, rng_state)
-    scalars[BATCH_COUNT] += 1
-    ctl = np.zeros(8, dtype=np.int64)
-    acc = np.zeros(5, dtype=np.float64)
-    return ctl, acc
-
-
-@jit
 def run_epochs(
-    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
-):
+    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses,
+    ctl=None, acc=None,
+):  # fmt: skip
     """Run up to ``n_epochs`` epochs in one call; return how many ran.
 
     Same meaning as :func:`fastnn.reference.run_epochs`; the shuffle continues NumPy's
-    Mersenne Twister stream in ``rng_state`` (see :mod:`.rng`). Each mini-batch runs as
-    :func:`batch_parts` blocks of rows, here on one thread; :func:`run_epochs_2` runs
-    the same blocks on two and gives the same bits. ``work`` is laid out as
+    Mersenne Twister stream in ``rng_state`` (see :mod:`.rng`). ``work`` is laid out as
     :func:`fastnn.layout.work_size` says (with ``gather``).
+
+    This is worker 0: every batch's first block (of :func:`batch_parts`), the second too
+    unless worker 1 claimed it first, the optimizer's steps (shared with worker 1) and
+    every epoch's bookkeeping. Alone, it runs every block itself. :func:`run_epochs_2`
+    passes the counters ``ctl`` and sums ``acc`` it shares with worker 1; otherwise they
+    are allocated here (two small arrays per call).
     """
-    parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
-    ctl, acc = _prologue(idx, theta, state, scalars, rng_state)
-    _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
-            rng_state, losses, ctl, acc)  # fmt: skip
+    if ctl is None:
+        ctl = np.zeros(8, dtype=np.int64)
+    if acc is None:
+        acc = np.zeros(5, dtype=np.float64)
+    n = idx.shape[0]
+    B = np.int64(scalars[BATCH_SIZE])
+    parts = batch_parts(sizes, B)
+    per_epoch = (n + B - 1) // B
+    _, _, sw_buf, _, other = _buffers(work, B, X.shape[1], Y.shape[1], sizes, theta.shape[0])
+    _start_epoch(idx, theta, state, scalars, rng_state)
+    scalars[BATCH_COUNT] += 1
+    atomic_store(ctl, STEPPED, 0)  # batch 0 released: worker 1 may start
+    for b in range(n_epochs * per_epoch):
+        nb = _block(b, FIRST, parts, X, Y, sw, idx, sizes, theta, grad, scalars, codes, work, acc)
+        if parts == 2:
+            if atomic_cas(ctl, CLAIMED, b, b + 1):
+                _block(
+                    b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc
+                )
+            else:
+                _wait(ctl, DONE, b + 1)
+        sw_sum = 0.0
+        for r in range(nb):
+            sw_sum += sw_buf[r]
+        acc[3] = sw_sum
+        _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, acc)
+        halt = _epoch_end(
+            b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc
+        )
+        if halt:
+            atomic_store(ctl, HALT, 1)
+            break
+        atomic_store(ctl, STEPPED, b + 1)
     return ctl[EPOCHS]
 
 
@@ -370,7 +372,9 @@ def run_epochs_2(
     doubled the first fit's compile time), no threading layer to depend on, and worker
     1 starting late or never is harmless (worker 0 then takes its work).
     """
-    ctl, acc = _prologue(idx, theta, state, scalars, rng_state)
+    ctl = np.zeros(8, dtype=np.int64)
+    ctl[STEPPED] = -1  # worker 1 waits until run_epochs has started the first epoch
+    acc = np.zeros(5, dtype=np.float64)
     parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
     helper = threading.Thread(
         target=_helper,
@@ -396,18 +400,30 @@ def run_epochs_2(
     )
     helper.start()
     try:
-        _leader(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work,
-                rng_state, losses, ctl, acc)  # fmt: skip
+        run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
+                   rng_state, losses, ctl, acc)  # fmt: skip
     finally:
         ctl[HALT] = 1  # worker 1 stops waiting, whatever happened to worker 0
         helper.join()
     return int(ctl[EPOCHS])
 
 
+def run_epochs_1(
+    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
+):
+    """:func:`run_epochs` on this thread, through the same compiled version (counters
+    passed in) as :func:`run_epochs_2`, so that a process compiles one, not two."""
+    ctl = np.zeros(8, dtype=np.int64)
+    acc = np.zeros(5, dtype=np.float64)
+    run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
+               rng_state, losses, ctl, acc)  # fmt: skip
+    return int(ctl[EPOCHS])
+
+
 def epochs_kernel(sizes, batch_size, workers):
     """The epoch kernel for a fit: :func:`run_epochs_2` where batches are split in two
     blocks and two threads may run (:func:`fastnn._threads.fit_workers`), else
-    :func:`run_epochs`. Same results either way."""
+    :func:`run_epochs_1`. Same results either way."""
     if workers >= 2 and batch_parts(sizes, batch_size) == 2:
         return run_epochs_2
-    return run_epochs
+    return run_epochs_1
