@@ -106,7 +106,7 @@ def test_compile_latency(benchmark, results, cache):
     if benchmark.disabled:  # untimed smoke run (plain `pytest`, --benchmark-disable)
         if cache == "cold":
             pytest.skip(
-                "untimed run: an empty Numba cache costs a ~20 s compile and measures "
+                "untimed run: an empty Numba cache costs a ~12 s compile and measures "
                 "nothing here; the warm case runs the same script"
             )
         # Once, with the cache the test suite has filled: the script runs and fits.
