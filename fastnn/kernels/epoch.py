@@ -41,6 +41,7 @@ from fastnn._jit import jit
 from fastnn.kernels._sync import atomic_cas, atomic_load, atomic_store, relax
 from fastnn.kernels.dense import (
     ACTIVATIONS,
+    FIRST,
     backward_rows,
     batch_loss_grad,
     count_weights,
@@ -64,12 +65,14 @@ epoch_end = jit(reference.epoch_end)
 PART_MIN_ROWS = 16
 PART_MIN_WORK = 200_000
 
-# Slots of the ``ctl`` counters: batches whose second block is claimed, batches whose
-# second block worker 1 finished, batches stepped (released), stop flag, epochs finished.
+# Slots of the ``ctl`` counters: batches whose second block is claimed; batches whose
+# second block worker 1 finished; batches stepped (released); the stop flag; epochs
+# finished; batches whose step worker 0 has prepared (worker 1 may take its half);
+# batches whose second half-step is claimed; and finished by worker 1. Typed int64,
+# not literals: a literal argument would compile one more copy of its callee.
 CLAIMED, DONE, STEPPED, HALT, EPOCHS, READY, STEP_CLAIMED, STEP_DONE = np.arange(8)
-# Block numbers (and the first index), typed int64: a literal argument would compile
-# one more copy of the function it is passed to.
-FIRST, SECOND = np.int64(0), np.int64(1)
+# Block numbers (FIRST is also the first index), int64 for the same reason.
+SECOND = np.int64(1)
 # Spins on a counter before each ``sched_yield`` while waiting.
 SPINS = 64
 
