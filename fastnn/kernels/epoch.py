@@ -70,7 +70,11 @@ PART_MIN_WORK = 200_000
 # finished; batches whose step worker 0 has prepared (worker 1 may take its half);
 # batches whose second half-step is claimed; and finished by worker 1. Typed int64,
 # not literals: a literal argument would compile one more copy of its callee.
-CLAIMED, DONE, STEPPED, HALT, EPOCHS, READY, STEP_CLAIMED, STEP_DONE = np.arange(8)
+N_CTL = 8
+CLAIMED, DONE, STEPPED, HALT, EPOCHS, READY, STEP_CLAIMED, STEP_DONE = np.arange(N_CTL)
+# Slots of the ``acc`` sums: the epoch's loss, the two blocks' losses, the batch's
+# weight, worker 1's squared weights.
+N_ACC = 5
 # Block numbers (FIRST is also the first index), int64 for the same reason.
 SECOND = np.int64(1)
 # Spins on a counter before each ``sched_yield`` while waiting.
@@ -330,9 +334,9 @@ def run_epochs(
     are allocated here (two small arrays per call).
     """
     if ctl is None:
-        ctl = np.zeros(8, dtype=np.int64)
+        ctl = np.zeros(N_CTL, dtype=np.int64)
     if acc is None:
-        acc = np.zeros(5, dtype=np.float64)
+        acc = np.zeros(N_ACC, dtype=np.float64)
     n = idx.shape[0]
     B = np.int64(scalars[BATCH_SIZE])
     parts = batch_parts(sizes, B)
@@ -375,9 +379,9 @@ def run_epochs_2(
     doubled the first fit's compile time), no threading layer to depend on, and worker
     1 starting late or never is harmless (worker 0 then takes its work).
     """
-    ctl = np.zeros(8, dtype=np.int64)
+    ctl = np.zeros(N_CTL, dtype=np.int64)
     ctl[STEPPED] = -1  # worker 1 waits until run_epochs has started the first epoch
-    acc = np.zeros(5, dtype=np.float64)
+    acc = np.zeros(N_ACC, dtype=np.float64)
     parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
     helper = threading.Thread(
         target=_helper,
@@ -416,8 +420,8 @@ def run_epochs_1(
 ):
     """:func:`run_epochs` on this thread, through the same compiled version (counters
     passed in) as :func:`run_epochs_2`, so that a process compiles one, not two."""
-    ctl = np.zeros(8, dtype=np.int64)
-    acc = np.zeros(5, dtype=np.float64)
+    ctl = np.zeros(N_CTL, dtype=np.int64)
+    acc = np.zeros(N_ACC, dtype=np.float64)
     run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
                rng_state, losses, ctl, acc)  # fmt: skip
     return int(ctl[EPOCHS])
