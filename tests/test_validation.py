@@ -5,6 +5,8 @@ Every data check gives scikit-learn's message (fastnn validates through
 with a message naming the parameter and its allowed values.
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -361,3 +363,41 @@ def test_targets_are_encoded_as_label_binarizer_does(y):
     got = model._encode_targets(y)
     assert got.dtype == bool and got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([0, 1, 1, 0, 1, 0]),
+        np.array([2.0, 0.0, 1.0, 2.0, 1.0, 0.0]),
+        np.array([True, False, True, True]),
+        np.array(["no", "yes", "yes", "no", "no", "yes"]),
+        np.array(["b", "a", "c", "a", "c", "b"], dtype=object),
+        np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]]),
+    ],
+    ids=["binary", "integral-floats", "bools", "strings", "objects", "multilabel"],
+)
+def test_the_binarizer_is_fitted_as_on_all_labels(y):
+    # 1-D labels are fitted through their distinct values, which must give the binarizer
+    # that fitting on every label gives.
+    from sklearn.preprocessing import LabelBinarizer
+
+    from fastnn.estimators import _label_binarizer
+
+    got, expected = _label_binarizer(y, "MLPClassifier"), LabelBinarizer().fit(y)
+    assert got.y_type_ == expected.y_type_
+    assert got.sparse_input_ == expected.sparse_input_
+    np.testing.assert_array_equal(got.classes_, expected.classes_)
+    assert got.classes_.dtype == expected.classes_.dtype
+
+
+def test_continuous_labels_are_refused_as_by_the_binarizer():
+    from sklearn.preprocessing import LabelBinarizer
+
+    from fastnn.estimators import _label_binarizer
+
+    y = np.array([0.5, 1.0, 1.5, 0.5])
+    with pytest.raises(ValueError) as expected:
+        LabelBinarizer().fit(y)
+    with pytest.raises(ValueError, match=re.escape(str(expected.value))):
+        _label_binarizer(y, "MLPClassifier")

@@ -12,6 +12,7 @@ one row (an empty second block), training that stops in the middle of a call
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -153,17 +154,82 @@ def test_numba_thread_count_is_the_knob():
 
 def test_worker_1_starting_late_or_never_changes_nothing(monkeypatch):
     # Worker 0 takes worker 1's blocks and half-steps when worker 1 is not there yet.
-    import threading
+    from fastnn import _threads
 
-    class Late(threading.Thread):
-        def start(self):  # worker 1 starts only after worker 0 has finished
-            pass
-
-        def join(self, timeout=None):
-            self.run()
+    def late(fn, args):  # worker 1 starts only after worker 0 has finished
+        return lambda: fn(*args)
 
     expected = run(kernels, np.float64, workers=1, **CASES["dropout"])
-    monkeypatch.setattr(threading, "Thread", Late)
+    monkeypatch.setattr(_threads, "start_helper", late)
     got = run(kernels, np.float64, workers=2, **CASES["dropout"])
     for name in expected:
         assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+def test_helper_threads_are_kept_between_calls():
+    from fastnn import _threads
+
+    names = []
+    for _ in range(3):
+        _threads.start_helper(lambda: names.append(threading.current_thread()), ())()
+    assert names[0] is names[1] is names[2]  # one thread served the three calls
+    assert names[0] is not threading.current_thread()
+
+
+def test_helper_errors_reach_the_caller():
+    from fastnn import _threads
+
+    def fails():
+        raise ZeroDivisionError("in the helper")
+
+    with pytest.raises(ZeroDivisionError, match="in the helper"):
+        _threads.start_helper(fails, ())()
+    # The helper survives its error and serves the next call.
+    assert _threads.start_helper(lambda: None, ())() is None
+
+
+# --- Calls per fit -------------------------------------------------------------------
+
+
+def _count_calls(monkeypatch):
+    from fastnn.kernels import epoch
+
+    calls = []
+    for name in ("run_epochs_1", "run_epochs_2"):
+        kernel = getattr(epoch, name)
+
+        def counted(*args, kernel=kernel):
+            calls.append(args[4])  # n_epochs
+            return kernel(*args)
+
+        monkeypatch.setattr(epoch, name, counted)
+    return calls
+
+
+def test_a_small_fit_runs_in_one_call_with_the_same_result(monkeypatch):
+    from sklearn.datasets import make_classification
+
+    from fastnn import MLPClassifier
+
+    X, y = make_classification(300, 10, random_state=0)
+    params = dict(hidden_layer_sizes=(16,), max_iter=6, tol=0.0, random_state=0)
+    calls = _count_calls(monkeypatch)
+    one_call = MLPClassifier(**params).fit(X, y)
+    assert calls == [6]  # all six epochs in one compiled call
+    calls.clear()
+    # A callback brings the fit back to Python after every epoch: six calls, same bits.
+    per_epoch = MLPClassifier(**params, callbacks=lambda model, info: False).fit(X, y)
+    assert calls == [1] * 6
+    for got, expected in zip(one_call.coefs_ + one_call.intercepts_,
+                             per_epoch.coefs_ + per_epoch.intercepts_):  # fmt: skip
+        assert_array_equal(got, expected)
+    assert one_call.loss_curve_ == per_epoch.loss_curve_
+
+
+def test_a_large_network_first_returns_after_one_epoch():
+    from fastnn import engine
+
+    wide = layer_sizes(2, (512, 512), 1)  # about 1.6 GFLOP per epoch of 10,000 rows
+    assert engine._first_call_epochs(wide, 10_000, 128) == 1
+    digits = layer_sizes(64, (128, 64), 10)  # about 0.2 GFLOP per epoch
+    assert 1 < engine._first_call_epochs(digits, 1797, 32) < 100

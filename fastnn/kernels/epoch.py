@@ -20,11 +20,9 @@ Worker 1 starts once per call, never per batch: the per-batch hand-over is a few
 operations on counters (:mod:`._sync`), and nothing is allocated per mini-batch.
 """
 
-import threading
-
 import numpy as np
 
-from fastnn import reference
+from fastnn import _threads, reference
 from fastnn._codes import (
     ALPHA,
     BATCH_COUNT,
@@ -373,7 +371,8 @@ def run_epochs_2(
     X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
 ):
     """:func:`run_epochs` on two threads, with the same bits: worker 1 runs in a
-    Python thread (the kernels release the GIL) while this thread runs worker 0.
+    helper thread (:func:`fastnn._threads.start_helper`; the kernels release the GIL)
+    while this thread runs worker 0.
 
     Plain threads rather than Numba's ``prange``: no parallel region to compile (it
     doubled the first fit's compile time), no threading layer to depend on, and worker
@@ -383,35 +382,15 @@ def run_epochs_2(
     ctl[STEPPED] = -1  # worker 1 waits until run_epochs has started the first epoch
     acc = np.zeros(N_ACC, dtype=np.float64)
     parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
-    helper = threading.Thread(
-        target=_helper,
-        args=(
-            X,
-            Y,
-            sw,
-            idx,
-            n_epochs,
-            parts,
-            sizes,
-            theta,
-            grad,
-            state,
-            scalars,
-            codes,
-            work,
-            ctl,
-            acc,
-        ),  # fmt: skip
-        name="fastnn-worker-1",
-        daemon=True,
-    )
-    helper.start()
+    args = (X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work, ctl,
+            acc)  # fmt: skip
+    wait = _threads.start_helper(_helper, args)
     try:
         run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
                    rng_state, losses, ctl, acc)  # fmt: skip
     finally:
         ctl[HALT] = 1  # worker 1 stops waiting, whatever happened to worker 0
-        helper.join()
+        wait()
     return int(ctl[EPOCHS])
 
 
