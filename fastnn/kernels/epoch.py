@@ -5,8 +5,9 @@ Two workers, one batch
 :func:`run_epochs` splits each mini-batch into ``batch_parts`` blocks of rows (one or
 two, chosen from the shapes alone). Worker 0 runs every batch's first block and every
 epoch's bookkeeping (loss, divergence, stopping rule, next shuffle). Worker 1 runs a
-batch's second block once worker 0 has released the batch (stepped the one before).
-The optimizer step is elementwise, so the two share it: worker 0 the first half of the
+batch's second block once worker 0 has released the batch: once it has stepped its share
+of the batch before (and, after an epoch's last batch, started the next epoch). The
+optimizer step is elementwise, so the two share it: worker 0 the first half of the
 parameters, worker 1 the second, each finishing the gradient and stepping its share.
 Each share of work (a second block, a second half-step) is claimed by one
 compare-and-swap on a counter, by worker 1 or, if worker 0 gets there first, by worker
@@ -176,13 +177,18 @@ def _split_point(n):
 
 
 @jit(internal=True)
-def _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, acc):
+def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, codes, ctl, acc):
     """Batch ``b``'s blocks are done: finish the gradient and step the optimizer,
     sharing the elementwise work with worker 1 when ``parts == 2``, and add the batch's
-    loss (its penalty from the weights before the step) to the epoch's."""
+    loss (its penalty from the weights before the step) to the epoch's.
+
+    With ``release`` (a batch within an epoch, two blocks), the next batch is released
+    to worker 1 as soon as this worker's share of the step is done: worker 1 finishes
+    its own share before it looks, so it need not also wait for this batch's loss."""
     n = theta.shape[0]
     n_weights = count_weights(sizes)
     sw_sum = acc[3]
+    total = acc[1] + acc[2] if parts == 2 else acc[1]  # before worker 1 may write acc[2]
     step_scalars(scalars, codes)
     if parts == 2:
         split = _split_point(n)
@@ -190,19 +196,21 @@ def _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, a
         squares = _update(
             grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, split
         )
-        if atomic_cas(ctl, STEP_CLAIMED, b, b + 1):
+        mine = atomic_cas(ctl, STEP_CLAIMED, b, b + 1)
+        if mine:
             acc[4] = _update(
                 grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, split, n
             )
-        else:
+        if release:
+            scalars[BATCH_COUNT] += 1
+            atomic_store(ctl, STEPPED, b + 1)
+        if not mine:
             _wait(ctl, STEP_DONE, b + 1)
         squares += acc[4]
-        total = acc[1] + acc[2]
     else:
         squares = _update(
             grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, n
         )
-        total = acc[1]
     loss = mean_loss(total, sw_sum, sizes[sizes.shape[0] - 1], codes[OUTPUT])
     acc[0] += (loss + 0.5 * scalars[ALPHA] * squares / sw_sum) * nb
 
@@ -356,7 +364,10 @@ def run_epochs(
         for r in range(nb):
             sw_sum += sw_buf[r]
         acc[3] = sw_sum
-        _step(b, nb, parts, sizes, theta, grad, other, state, scalars, codes, ctl, acc)
+        release = parts == 2 and (b + 1) % per_epoch != 0
+        _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, codes, ctl, acc)
+        if release:  # _step counted the batch and released the next one
+            continue
         halt = _epoch_end(
             b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc
         )
