@@ -76,8 +76,11 @@ CLAIMED, DONE, STEPPED, HALT, EPOCHS, READY, STEP_CLAIMED, STEP_DONE = np.arange
 N_ACC = 5
 # Block numbers (FIRST is also the first index), int64 for the same reason.
 SECOND = np.int64(1)
-# Spins on a counter before each ``sched_yield`` while waiting.
-SPINS = 64
+# Spins on a counter before a waiting worker starts calling ``sched_yield`` (a few
+# microseconds): a hand-over usually comes sooner, and a wait that has entered the
+# system call notices it later. Measured against 64 spins, in one process alternating
+# fit by fit: digits and moons about 1% faster.
+SPINS = 4096
 
 
 @jit
