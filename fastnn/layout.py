@@ -55,11 +55,12 @@ def work_size(sizes, capacity, gather=True):
 
     It holds every layer's activations and deltas and, with ``gather`` (mini-batch
     training), room to copy one batch of inputs, targets and sample weights in front,
-    and a second gradient vector at the end (for a batch's second block of rows, see
-    :mod:`fastnn.kernels.epoch`).
+    a second gradient vector (for a batch's second block of rows, see
+    :mod:`fastnn.kernels.epoch`), and scratch space for each block's back-propagation.
     """
     sizes = [int(s) for s in sizes]
     length = 2 * capacity * sum(sizes[1:])
     if gather:
         length += capacity * (sizes[0] + sizes[-1] + 1) + n_params(sizes)
+        length += 2 * capacity * max(sizes[1:])  # scratch: dense.backpropagate
     return length

@@ -886,3 +886,35 @@ def test_step_schedule_formula(engine):
         assert scalars[C.EPOCH] == e
         assert_allclose(scalars[C.LR], expected, rtol=1e-12)
         assert scalars[C.RATE] == scalars[C.LR]
+
+
+# --- Back-propagation through a transposed product -----------------------------------
+
+
+@DTYPES
+@pytest.mark.parametrize("shape", [(16, 128, 64), (32, 64, 64), (16, 64, 128), (48, 64, 32)])
+def test_backpropagate_is_delta_times_W_transposed(dtype, shape):
+    # dense.backpropagate takes the transposed path for blocks of up to 32 rows whose
+    # fan-in is at least the fan-out (the first two shapes), the direct one otherwise,
+    # and the direct one whenever the scratch space is too small: all give delta @ W.T.
+    import numba
+
+    from fastnn.kernels.dense import backpropagate
+
+    @numba.njit
+    def call(delta, W, out, scratch):
+        backpropagate(delta, W, out, scratch)
+
+    rows, fan_in, fan_out = shape
+    rng = np.random.default_rng(0)
+    delta = rng.normal(size=(rows, fan_out)).astype(dtype)
+    W = rng.normal(size=(fan_in, fan_out)).astype(dtype)
+    expected = delta.astype(np.float64) @ W.T.astype(np.float64)
+    # The rounding error of a sum of fan_out products, in the dtype: at most about
+    # fan_out * eps * sum(|products|) (the standard bound for a dot product).
+    bound = fan_out * np.finfo(dtype).eps * (np.abs(delta) @ np.abs(W).T).astype(np.float64)
+    for room in ((fan_in + fan_out) * rows, 0):
+        scratch = np.full(room, np.nan, dtype=dtype)  # nothing may be read before written
+        got = np.full((rows, fan_in), np.nan, dtype=dtype)
+        call(delta, W, got, scratch)
+        assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)

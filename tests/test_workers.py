@@ -28,42 +28,44 @@ BATCH = 128
 HIDDEN = (48, 32)  # 128 rows x 1,900 weights: large enough to split
 
 
-def problem(dtype, n_samples, seed=0):
+def problem(dtype, n_samples, seed=0, hidden=HIDDEN):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_samples, N_FEATURES)).astype(dtype)
     Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, n_samples)]
     sw = rng.uniform(0.5, 2.0, size=n_samples).astype(dtype)
-    sizes = layer_sizes(N_FEATURES, HIDDEN, 3)
+    sizes = layer_sizes(N_FEATURES, hidden, 3)
     theta = (0.3 * rng.normal(size=n_params(sizes))).astype(dtype)
     return X, Y, sw, sizes, theta
 
 
-def scalars_for(sizes, solver, dropout=0.0, lr=0.01, n_iter_no_change=1e9, tol=1e-4):
-    s = np.zeros(C.N_SCALARS + len(HIDDEN))
+def scalars_for(sizes, solver, dropout=0.0, lr=0.01, n_iter_no_change=1e9, tol=1e-4,
+                batch=BATCH):  # fmt: skip
+    s = np.zeros(C.N_SCALARS + len(sizes) - 2)
     s[C.LR] = s[C.LR_INIT] = s[C.RATE] = lr
     s[C.MOMENTUM] = 0.9
     s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = 0.9, 0.999, 1e-8
     s[C.ALPHA] = 1e-3
     s[C.N_WEIGHTS] = int(np.sum(sizes[:-1] * sizes[1:]))
     s[C.DROPOUT_SEED] = 7
-    s[C.BATCH_SIZE] = BATCH
+    s[C.BATCH_SIZE] = batch
     s[C.SHUFFLE] = 1.0
     s[C.MONITOR] = 1.0
     s[C.BEST] = np.inf
     s[C.TOL] = tol
     s[C.N_ITER_NO_CHANGE] = n_iter_no_change
-    s[C.DROPOUT : C.DROPOUT + len(HIDDEN)] = dropout
+    s[C.DROPOUT : C.DROPOUT + len(sizes) - 2] = dropout
     return s
 
 
-def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM, **kw):
+def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM,
+        hidden=HIDDEN, batch=BATCH, **kw):  # fmt: skip
     """Everything ``run_epochs`` returns or changes, after ``n_epochs`` epochs."""
-    X, Y, sw, sizes, theta = problem(dtype, n_samples)
-    scalars = scalars_for(sizes, solver, **kw)
+    X, Y, sw, sizes, theta = problem(dtype, n_samples, hidden=hidden)
+    scalars = scalars_for(sizes, solver, batch=batch, **kw)
     kernel = run_epochs_2 if workers == 2 and engine is kernels else engine.run_epochs
     grad = np.zeros_like(theta)
     state = np.zeros((C.MOMENTS[solver] + 1) * theta.shape[0], dtype=dtype)
-    work = np.zeros(work_size(sizes, BATCH), dtype=dtype)
+    work = np.zeros(work_size(sizes, batch), dtype=dtype)
     idx = np.arange(n_samples, dtype=np.int64)
     _, key, pos = np.random.RandomState(0).get_state()[:3]
     rng_state = np.append(key, pos).astype(np.uint32)
@@ -93,6 +95,14 @@ CASES = {
     # Every epoch after the first fails to improve by tol: stops after the second.
     "converges-mid-call": {"n_iter_no_change": 0, "tol": 10.0, "n_epochs": 8},
     "diverges-mid-call": {"solver": C.SGD, "lr": 1e12, "n_epochs": 6},
+    # Blocks of 16 rows and a 128 <- 64 layer: back-propagated through the transposed
+    # product (dense.backpropagate), with dropout.
+    "transposed-backprop": {
+        "hidden": (128, 64),
+        "batch": 32,
+        "n_samples": 5 * 32 + 3,
+        "dropout": 0.2,
+    },  # fmt: skip
 }
 
 
@@ -101,6 +111,8 @@ def test_these_shapes_are_split_in_two():
     assert batch_parts(sizes, BATCH) == 2
     assert epochs_kernel(sizes, BATCH, workers=2) is run_epochs_2
     assert epochs_kernel(sizes, BATCH, workers=1) is run_epochs_1
+    transposed = CASES["transposed-backprop"]
+    assert batch_parts(layer_sizes(N_FEATURES, transposed["hidden"], 3), transposed["batch"]) == 2
     xor = layer_sizes(2, (4,), 1)
     assert batch_parts(xor, 4) == 1
     assert epochs_kernel(xor, 4, workers=2) is run_epochs_1

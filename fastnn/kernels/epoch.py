@@ -95,7 +95,8 @@ def batch_parts(sizes, batch_size):
 @jit(internal=True)
 def _buffers(work, batch_size, n_in, n_out, sizes, n_params):
     """Views of ``work``: room for one batch of ``X``, ``Y`` and ``sw`` rows, the layer
-    buffers of :mod:`.dense`, and a second gradient for a batch's second block."""
+    buffers of :mod:`.dense`, a second gradient for a batch's second block, then
+    scratch space for :func:`.dense.backpropagate` (the rest)."""
     B = batch_size
     units = 0
     for j in range(1, sizes.shape[0]):
@@ -107,6 +108,18 @@ def _buffers(work, batch_size, n_in, n_out, sizes, n_params):
     layers = work[start : start + 2 * B * units]
     other = work[start + 2 * B * units : start + 2 * B * units + n_params]
     return X_buf, Y_buf, sw_buf, layers, other
+
+
+@jit(internal=True)
+def _scratch(work, batch_size, n_in, n_out, sizes, n_params, r0, r1):
+    """The scratch space of the block of rows ``r0:r1``: blocks never share any."""
+    units = 0
+    widest = 0
+    for j in range(1, sizes.shape[0]):
+        units += sizes[j]
+        widest = max(widest, sizes[j])
+    start = batch_size * (n_in + n_out + 1 + 2 * units) + n_params
+    return work[start + 2 * widest * r0 : start + 2 * widest * r1]
 
 
 @jit(internal=True)
@@ -286,7 +299,8 @@ def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, ac
         forward_rows(Xr, sizes, theta, codes, scalars, layers, r0, r1, nb)
         A_out = layer_buffer(layers, sizes, sizes.shape[0] - 2, nb, ACTIVATIONS)[r0:r1]
         acc[1 + h] = loss_sum(A_out, Yr, swr, codes[OUTPUT])
-        backward_rows(Xr, Yr, swr, sizes, theta, g, scalars, codes, layers, r0, r1, nb)
+        scratch = _scratch(work, B, n_in, n_out, sizes, theta.shape[0], r0, r1)
+        backward_rows(Xr, Yr, swr, sizes, theta, g, scalars, codes, layers, r0, r1, nb, scratch)
     else:
         for k in range(g.shape[0]):
             g[k] = 0
