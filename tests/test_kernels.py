@@ -892,20 +892,24 @@ def test_step_schedule_formula(engine):
 
 
 @DTYPES
-@pytest.mark.parametrize("shape", [(16, 128, 64), (32, 64, 64), (16, 64, 128), (48, 64, 32)])
+@pytest.mark.parametrize(
+    "shape", [(16, 128, 64), (32, 64, 64), (16, 64, 128), (48, 64, 32), (32, 128, 128)]
+)
 def test_backpropagate_is_delta_times_W_transposed(dtype, shape):
-    # dense.backpropagate takes the transposed path for blocks of up to 32 rows whose
-    # fan-in is at least the fan-out (the first two shapes), the direct one otherwise,
-    # and the direct one whenever the scratch space is too small: all give delta @ W.T.
+    # dense.backpropagate takes the transposed path for the first two shapes, the direct
+    # one for the others (and whenever the scratch space is too small): all must give
+    # delta @ W.T.
     import numba
 
-    from fastnn.kernels.dense import backpropagate
+    from fastnn.kernels.dense import backpropagate, transposed_pays
 
     @numba.njit
     def call(delta, W, out, scratch):
         backpropagate(delta, W, out, scratch)
 
     rows, fan_in, fan_out = shape
+    transposed = shape in [(16, 128, 64), (32, 64, 64)]
+    assert numba.njit(lambda r, i, o: transposed_pays(r, i, o))(*shape) == transposed
     rng = np.random.default_rng(0)
     delta = rng.normal(size=(rows, fan_out)).astype(dtype)
     W = rng.normal(size=(fan_in, fan_out)).astype(dtype)

@@ -26,13 +26,16 @@ from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, penalty
 
 SMALL_PRODUCT = 512
 # Back-propagating a block's delta through a layer (``delta @ W.T``) ran at about half
-# the speed of the other products on this machine's OpenBLAS when the fan-in is at
-# least the fan-out and the block is small: 8.8 us for 16 rows, 128 <- 64, against 6.1
-# us for transposing the delta into scratch space, ``W @ delta.T`` there, and
-# transposing back (7.5 against 6.3 us for 32 rows, 64 <- 64). With more rows or a
-# narrow fan-out the direct product won; those shapes keep it.
+# the speed of the other products on this machine's OpenBLAS for mid-sized blocks:
+# 8.8 us for 16 rows, 128 <- 64, against 6.1 us for transposing the delta into scratch
+# space, ``W @ delta.T`` there, and transposing back (7.5 against 6.3 us for 32 rows,
+# 64 <- 64). Measured over 20 shapes, the transposed way won for blocks of at most
+# TRANSPOSED_MAX_ROWS rows, a fan-in at least the fan-out, and more than
+# TRANSPOSED_MIN_WORK but at most TRANSPOSED_MAX_WORK multiply-adds; elsewhere (16 rows,
+# 64 <- 64; 32 rows, 128 <- 128; 64 rows; fan-in below fan-out) the direct product did.
 TRANSPOSED_MAX_ROWS = 32
-TRANSPOSED_MIN_FAN_OUT = 32
+TRANSPOSED_MIN_WORK = 65_536
+TRANSPOSED_MAX_WORK = 262_144
 
 # Arguments typed int64 or bool, not literals: a literal argument compiles one more copy
 # of the function it is passed to (and of everything that function passes it to).
@@ -94,17 +97,25 @@ def matmul_nt(A, B, C):
 
 
 @jit(internal=True)
+def transposed_pays(rows, fan_in, fan_out):
+    """Whether :func:`backpropagate` goes through the transposed product for a block of
+    ``rows`` rows and a ``fan_in <- fan_out`` layer (see :data:`TRANSPOSED_MAX_ROWS`)."""
+    work = rows * fan_in * fan_out
+    return (
+        rows <= TRANSPOSED_MAX_ROWS
+        and fan_in >= fan_out
+        and TRANSPOSED_MIN_WORK < work <= TRANSPOSED_MAX_WORK
+    )
+
+
+@jit(internal=True)
 def backpropagate(delta, W, delta_prev, scratch):
     """``delta_prev = delta @ W.T``: through ``W @ delta.T`` in ``scratch`` when the
     shapes favour it (see :data:`TRANSPOSED_MAX_ROWS`) and ``scratch`` has room for
     it, directly otherwise."""
     rows, fan_out = delta.shape
     fan_in = W.shape[0]
-    if (
-        rows <= TRANSPOSED_MAX_ROWS
-        and fan_in >= fan_out >= TRANSPOSED_MIN_FAN_OUT
-        and scratch.shape[0] >= (fan_in + fan_out) * rows
-    ):
+    if transposed_pays(rows, fan_in, fan_out) and scratch.shape[0] >= (fan_in + fan_out) * rows:
         DT = scratch[: fan_out * rows].reshape((fan_out, rows))
         PT = scratch[fan_out * rows : (fan_in + fan_out) * rows].reshape((fan_in, rows))
         for r in range(rows):
