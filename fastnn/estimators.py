@@ -567,13 +567,22 @@ def _label_binarizer(labels, owner):
 
     1-D labels are fitted through their distinct values: the same target type and
     classes (``type_of_target`` of a 1-D array depends only on its distinct values), in
-    about half the time for a data set of a few thousand labels. Labels the binarizer
-    refuses are fitted again as they are, so that its message quotes them."""
+    about half the time for a data set of a few thousand labels. 1-D integer labels skip
+    the fit, whose checks cost about 0.3 ms a call: their type is ``'binary'`` (at most
+    two classes) or ``'multiclass'``, and their classes the sorted distinct values, as
+    the fit would find (``tests/test_validation.py`` compares the two). Labels the
+    binarizer refuses are fitted again as they are, so that its message quotes them."""
     labels = np.asarray(labels)
-    try:
-        binarizer = LabelBinarizer().fit(np.unique(labels) if labels.ndim == 1 else labels)
-    except (TypeError, ValueError):
-        binarizer = LabelBinarizer().fit(labels)
+    if labels.ndim == 1 and labels.dtype.kind in "iu" and labels.size:
+        binarizer = LabelBinarizer()
+        binarizer.classes_ = np.unique(labels)
+        binarizer.y_type_ = "multiclass" if len(binarizer.classes_) > 2 else "binary"
+        binarizer.sparse_input_ = False
+    else:
+        try:
+            binarizer = LabelBinarizer().fit(np.unique(labels) if labels.ndim == 1 else labels)
+        except (TypeError, ValueError):
+            binarizer = LabelBinarizer().fit(labels)
     if binarizer.y_type_ != "multilabel-indicator" and len(binarizer.classes_) < 2:
         raise ValueError(
             f"{owner} needs samples of at least 2 classes in the data, but the data contains "

@@ -369,13 +369,26 @@ def test_targets_are_encoded_as_label_binarizer_does(y):
     "y",
     [
         np.array([0, 1, 1, 0, 1, 0]),
+        np.array([7, 7, 7, 7]),
+        np.array([3, -1, 8, 3, 0, 8], dtype=np.int32),
+        np.array([5, 2, 9], dtype=np.uint8),
         np.array([2.0, 0.0, 1.0, 2.0, 1.0, 0.0]),
         np.array([True, False, True, True]),
         np.array(["no", "yes", "yes", "no", "no", "yes"]),
         np.array(["b", "a", "c", "a", "c", "b"], dtype=object),
         np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]]),
     ],
-    ids=["binary", "integral-floats", "bools", "strings", "objects", "multilabel"],
+    ids=[
+        "binary",
+        "one-class",
+        "int32",
+        "uint8",
+        "integral-floats",
+        "bools",
+        "strings",
+        "objects",
+        "multilabel",
+    ],  # fmt: skip
 )
 def test_the_binarizer_is_fitted_as_on_all_labels(y):
     # 1-D labels are fitted through their distinct values, which must give the binarizer
@@ -384,11 +397,20 @@ def test_the_binarizer_is_fitted_as_on_all_labels(y):
 
     from fastnn.estimators import _label_binarizer
 
-    got, expected = _label_binarizer(y, "MLPClassifier"), LabelBinarizer().fit(y)
+    expected = LabelBinarizer().fit(y)
+    if len(expected.classes_) < 2:  # refused, with the one class named
+        with pytest.raises(ValueError, match="only one class"):
+            _label_binarizer(y, "MLPClassifier")
+        return
+    got = _label_binarizer(y, "MLPClassifier")
     assert got.y_type_ == expected.y_type_
     assert got.sparse_input_ == expected.sparse_input_
     np.testing.assert_array_equal(got.classes_, expected.classes_)
     assert got.classes_.dtype == expected.classes_.dtype
+    # The binarizer does the same with them, both ways.
+    np.testing.assert_array_equal(got.transform(y), expected.transform(y))
+    Y = expected.transform(y)
+    np.testing.assert_array_equal(got.inverse_transform(Y), expected.inverse_transform(Y))
 
 
 def test_continuous_labels_are_refused_as_by_the_binarizer():
