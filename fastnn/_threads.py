@@ -45,13 +45,24 @@ class _Helper:
                 outcome.append(error)
             finally:
                 done.release()
+                # An idle helper must not keep the call's arrays (a fit's data) alive.
+                del fn, args, outcome, done
 
 
 _idle = []  # helpers waiting for a call
 _idle_lock = threading.Lock()
 
-if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads
-    os.register_at_fork(after_in_child=_idle.clear)
+
+def _forget_helpers():
+    """In a forked child: none of the parent's threads exist, and the lock may have been
+    held by one of them at the fork."""
+    global _idle_lock
+    _idle.clear()
+    _idle_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helpers)
 
 
 def start_helper(fn, args):

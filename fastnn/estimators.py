@@ -575,7 +575,8 @@ def _label_binarizer(labels, owner):
     labels = np.asarray(labels)
     if labels.ndim == 1 and labels.dtype.kind in "iu" and labels.size:
         binarizer = LabelBinarizer()
-        binarizer.classes_ = np.unique(labels)
+        classes = np.unique(labels)
+        binarizer.classes_ = classes.astype(classes.dtype.newbyteorder("="), copy=False)
         binarizer.y_type_ = "multiclass" if len(binarizer.classes_) > 2 else "binary"
         binarizer.sparse_input_ = False
     else:

@@ -245,3 +245,17 @@ def test_a_large_network_first_returns_after_one_epoch():
     assert engine._first_call_epochs(wide, 10_000, 128) == 1
     digits = layer_sizes(64, (128, 64), 10)  # about 0.2 GFLOP per epoch
     assert 1 < engine._first_call_epochs(digits, 1797, 32) < 100
+
+
+def test_an_idle_helper_keeps_no_arrays_alive():
+    import gc
+    import weakref
+
+    from fastnn import _threads
+
+    data = np.zeros(1000)
+    ref = weakref.ref(data)
+    _threads.start_helper(lambda a: a.sum(), (data,))()
+    del data
+    gc.collect()
+    assert ref() is None  # the helper, now idle, dropped its reference to the call's data

@@ -65,7 +65,8 @@ PART_MIN_ROWS = 16
 PART_MIN_WORK = 200_000
 
 # Slots of the ``ctl`` counters: batches whose second block is claimed; batches whose
-# second block worker 1 finished; batches stepped (released); the stop flag; epochs
+# second block worker 1 finished; batches released to worker 1 (worker 0's share
+# stepped, and the second share stepped or claimed by worker 1); the stop flag; epochs
 # finished; batches whose step worker 0 has prepared (worker 1 may take its half);
 # batches whose second half-step is claimed; and finished by worker 1. Typed int64,
 # not literals: a literal argument would compile one more copy of its callee.
