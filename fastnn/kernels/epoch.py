@@ -96,8 +96,8 @@ def batch_parts(sizes, batch_size):
 @jit(internal=True)
 def _buffers(work, batch_size, n_in, n_out, sizes, n_params):
     """Views of ``work``: room for one batch of ``X``, ``Y`` and ``sw`` rows, the layer
-    buffers of :mod:`.dense`, a second gradient for a batch's second block, then
-    scratch space for :func:`.dense.backpropagate` (the rest)."""
+    buffers of :mod:`.dense`, a second gradient for a batch's second block, and the
+    rest: scratch space for :func:`.dense.backpropagate` (see :func:`_block_scratch`)."""
     B = batch_size
     units = 0
     for j in range(1, sizes.shape[0]):
@@ -108,19 +108,17 @@ def _buffers(work, batch_size, n_in, n_out, sizes, n_params):
     start = B * (n_in + n_out + 1)
     layers = work[start : start + 2 * B * units]
     other = work[start + 2 * B * units : start + 2 * B * units + n_params]
-    return X_buf, Y_buf, sw_buf, layers, other
+    scratch = work[start + 2 * B * units + n_params :]
+    return X_buf, Y_buf, sw_buf, layers, other, scratch
 
 
 @jit(internal=True)
-def _scratch(work, batch_size, n_in, n_out, sizes, n_params, r0, r1):
-    """The scratch space of the block of rows ``r0:r1``: blocks never share any."""
-    units = 0
+def _block_scratch(scratch, sizes, r0, r1):
+    """The part of ``scratch`` for the block of rows ``r0:r1``: blocks never share any."""
     widest = 0
     for j in range(1, sizes.shape[0]):
-        units += sizes[j]
         widest = max(widest, sizes[j])
-    start = batch_size * (n_in + n_out + 1 + 2 * units) + n_params
-    return work[start + 2 * widest * r0 : start + 2 * widest * r1]
+    return scratch[2 * widest * r0 : 2 * widest * r1]
 
 
 @jit(internal=True)
@@ -147,7 +145,9 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
     n = idx.shape[0]
     n_in = X.shape[1]
     n_out = Y.shape[1]
-    X_buf, Y_buf, sw_buf, layers, _ = _buffers(work, batch_size, n_in, n_out, sizes, theta.shape[0])
+    X_buf, Y_buf, sw_buf, layers, _, _ = _buffers(
+        work, batch_size, n_in, n_out, sizes, theta.shape[0]
+    )
     total = 0.0
     for start in range(0, n, batch_size):
         nb = min(batch_size, n - start)
@@ -288,7 +288,7 @@ def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, ac
     mid = (nb + 1) // 2 if parts == 2 else nb
     r0 = 0 if h == 0 else mid
     r1 = mid if h == 0 else nb
-    X_buf, Y_buf, sw_buf, layers, _ = _buffers(work, B, n_in, n_out, sizes, theta.shape[0])
+    X_buf, Y_buf, sw_buf, layers, _, scratch = _buffers(work, B, n_in, n_out, sizes, theta.shape[0])
     Xb = X_buf[: nb * n_in].reshape((nb, n_in))
     Yb = Y_buf[: nb * n_out].reshape((nb, n_out))
     swb = sw_buf[:nb]
@@ -300,8 +300,8 @@ def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, ac
         forward_rows(Xr, sizes, theta, codes, scalars, layers, r0, r1, nb)
         A_out = layer_buffer(layers, sizes, sizes.shape[0] - 2, nb, ACTIVATIONS)[r0:r1]
         acc[1 + h] = loss_sum(A_out, Yr, swr, codes[OUTPUT])
-        scratch = _scratch(work, B, n_in, n_out, sizes, theta.shape[0], r0, r1)
-        backward_rows(Xr, Yr, swr, sizes, theta, g, scalars, codes, layers, r0, r1, nb, scratch)
+        mine = _block_scratch(scratch, sizes, r0, r1)
+        backward_rows(Xr, Yr, swr, sizes, theta, g, scalars, codes, layers, r0, r1, nb, mine)
     else:
         for k in range(g.shape[0]):
             g[k] = 0
@@ -318,7 +318,7 @@ def _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, 
     n_params = theta.shape[0]
     B = np.int64(scalars[BATCH_SIZE])
     n_batches = n_epochs * ((n + B - 1) // B)
-    _, _, _, _, other = _buffers(work, B, X.shape[1], Y.shape[1], sizes, n_params)
+    _, _, _, _, other, _ = _buffers(work, B, X.shape[1], Y.shape[1], sizes, n_params)
     n_weights = count_weights(sizes)
     split = _split_point(n_params)
     b = 0
@@ -365,7 +365,7 @@ def run_epochs(
     B = np.int64(scalars[BATCH_SIZE])
     parts = batch_parts(sizes, B)
     per_epoch = (n + B - 1) // B
-    _, _, sw_buf, _, other = _buffers(work, B, X.shape[1], Y.shape[1], sizes, theta.shape[0])
+    _, _, sw_buf, _, other, _ = _buffers(work, B, X.shape[1], Y.shape[1], sizes, theta.shape[0])
     _start_epoch(idx, theta, state, scalars, rng_state)
     scalars[BATCH_COUNT] += 1
     atomic_store(ctl, STEPPED, 0)  # batch 0 released: worker 1 may start
