@@ -62,9 +62,11 @@ def _adam_update(theta, grad, m, v, scalars):
     lr_t = scalars[LR]
     for k in range(theta.shape[0]):
         g = grad[k]
-        m[k] = beta_1 * m[k] + (1 - beta_1) * g
-        v[k] = beta_2 * v[k] + (1 - beta_2) * g**2
-        theta[k] -= lr_t * m[k] / (np.sqrt(v[k]) + eps)
+        m_k = m.dtype.type(beta_1 * m[k] + (1 - beta_1) * g)
+        v_k = v.dtype.type(beta_2 * v[k] + (1 - beta_2) * g**2)
+        m[k] = m_k
+        v[k] = v_k
+        theta[k] -= lr_t * m_k / (np.sqrt(v_k) + eps)
 
 
 @jit
@@ -94,8 +96,9 @@ def _rmsprop_update(theta, grad, v, scalars):
     rho, lr, eps = scalars[BETA_2], scalars[RATE], scalars[EPSILON]
     for k in range(theta.shape[0]):
         g = grad[k]
-        v[k] = rho * v[k] + (1 - rho) * g**2
-        theta[k] -= lr * g / (np.sqrt(v[k]) + eps)
+        v_k = v.dtype.type(rho * v[k] + (1 - rho) * g**2)
+        v[k] = v_k
+        theta[k] -= lr * g / (np.sqrt(v_k) + eps)
 
 
 @jit
