@@ -279,17 +279,22 @@ def sgd_step(theta, grad, velocity, scalars):
 def adam_step(theta, grad, m, v, scalars):
     """One Adam step (Kingma and Ba, arXiv 1412.6980), with the bias correction
     folded into the learning rate: ``lr_t = lr sqrt(1 - b2**t) / (1 - b1**t)``, where
-    ``lr`` is the scheduled rate ``scalars[RATE]``."""
+    ``lr`` is the scheduled rate ``scalars[RATE]``.
+
+    As scikit-learn's: the moments and ``sqrt(v) + eps`` in the parameters' dtype
+    ``T`` (its hyper-parameters are Python floats), the update in float64 (its rate
+    is a NumPy float64), rounded when it is subtracted."""
+    T = theta.dtype.type
     beta_1, beta_2 = scalars[C.BETA_1], scalars[C.BETA_2]
     scalars[C.STEP] += 1
     t = scalars[C.STEP]
-    m *= beta_1
-    m += (1 - beta_1) * grad
-    v *= beta_2
-    v += (1 - beta_2) * grad**2
+    m *= T(beta_1)
+    m += T(1 - beta_1) * grad
+    v *= T(beta_2)
+    v += T(1 - beta_2) * grad**2
     lr_t = scalars[C.RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
     scalars[C.LR] = lr_t
-    theta -= lr_t * m / (np.sqrt(v) + scalars[C.EPSILON])
+    theta -= lr_t * m / (np.sqrt(v) + T(scalars[C.EPSILON]))
 
 
 def adamw_step(theta, grad, m, v, scalars):
@@ -303,11 +308,12 @@ def adamw_step(theta, grad, m, v, scalars):
 def rmsprop_step(theta, grad, v, scalars):
     """One RMSprop step (Tieleman and Hinton, 2012, lecture 6.5):
     ``v = rho v + (1 - rho) g**2``; ``theta -= lr g / (sqrt(v) + eps)``, with
-    ``rho = beta_2``."""
+    ``rho = beta_2``, in the parameters' dtype ``T`` as :func:`adam_step`."""
+    T = theta.dtype.type
     rho = scalars[C.BETA_2]
-    v *= rho
-    v += (1 - rho) * grad**2
-    theta -= scalars[C.RATE] * grad / (np.sqrt(v) + scalars[C.EPSILON])
+    v *= T(rho)
+    v += T(1 - rho) * grad**2
+    theta -= scalars[C.RATE] * grad / (np.sqrt(v) + T(scalars[C.EPSILON]))
 
 
 def optimizer_step(theta, grad, state, scalars, codes):

@@ -924,27 +924,48 @@ def test_backpropagate_is_delta_times_W_transposed(dtype, shape):
         assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
 
 
-@pytest.mark.parametrize("solver", [C.ADAM, C.RMSPROP], ids=["adam", "rmsprop"])
-def test_float32_step_uses_the_moments_as_stored(solver):
-    # The kernels keep each new moment in a register for the parameter update (a reload
-    # after the store halved the float64 step's speed), rounded to the moment's dtype
-    # first: the update is computed from exactly the moments the step stores (and, as
-    # NumPy does for a float32 array, their square root in float32).
-    n, dtype = 1000, np.float32
+@DTYPES
+@pytest.mark.parametrize("engine", ENGINES)
+def test_adam_is_scikit_learns_arithmetic(engine, dtype):
+    # scikit-learn's AdamOptimizer._get_updates and update_params (1.9), written as
+    # there: Python-float hyper-parameters (rounded to the arrays' dtype by NumPy), a
+    # NumPy float64 rate, and ``param += update``. Equal bits in float32 as in float64:
+    # moments in float32, the update in float64.
+    beta_1, beta_2, epsilon, lr_init = 0.9, 0.999, 1e-8, 0.02
     rng = np.random.default_rng(3)
+    n = 1000
     theta = rng.normal(size=n).astype(dtype)
-    grad = rng.normal(scale=1e-2, size=n).astype(dtype)
-    state = rng.uniform(0.0, 1e-3, size=2 * n).astype(dtype)
-    scalars = adaptive_scalars(solver)
-    codes = np.array([C.RELU, C.LOG_LOSS, solver], dtype=np.int64)
-    before = theta.copy()
-    kernels.optimizer_step(theta, grad, state, scalars, codes)
-    if solver == C.ADAM:
-        step = scalars[C.LR] * state[:n].astype(np.float64)
-        v = state[n:]
-    else:
-        step = scalars[C.RATE] * grad.astype(np.float64)
-        v = state[:n]
-    root = np.sqrt(v).astype(np.float64)
-    expected = before.astype(np.float64) - step / (root + scalars[C.EPSILON])
-    np.testing.assert_array_equal(theta, expected.astype(dtype))
+    expected = theta.copy()
+    m, v = np.zeros(n, dtype=dtype), np.zeros(n, dtype=dtype)
+    expected_m, expected_v = m.copy(), v.copy()
+    scalars = make_scalars(C.ADAM)
+    scalars[C.BETA_1], scalars[C.BETA_2], scalars[C.EPSILON] = beta_1, beta_2, epsilon
+    scalars[C.RATE] = lr_init
+    for t in range(1, 6):
+        grad = rng.normal(scale=10.0**-t, size=n).astype(dtype)
+        ENGINES[engine].adam_step(theta, grad, m, v, scalars)
+        expected_m = beta_1 * expected_m + (1 - beta_1) * grad
+        expected_v = beta_2 * expected_v + (1 - beta_2) * (grad**2)
+        learning_rate = lr_init * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        expected += -learning_rate * expected_m / (np.sqrt(expected_v) + epsilon)
+    assert expected.dtype == dtype
+    np.testing.assert_array_equal(m, expected_m)
+    np.testing.assert_array_equal(v, expected_v)
+    np.testing.assert_array_equal(theta, expected)
+
+
+@DTYPES
+def test_rmsprop_engines_agree_exactly(dtype):
+    # The same order of operations as Adam's (test above): the second moment in the
+    # parameters' dtype, the update in float64.
+    rng = np.random.default_rng(4)
+    thetas = [rng.normal(size=500).astype(dtype)] * 2
+    thetas = [t.copy() for t in thetas]
+    vs = [np.zeros(500, dtype=dtype) for _ in ENGINES]
+    scalars = [adaptive_scalars(C.RMSPROP) for _ in ENGINES]
+    for t in range(1, 6):
+        grad = rng.normal(scale=10.0**-t, size=500).astype(dtype)
+        for engine, theta, v, s in zip(ENGINES.values(), thetas, vs, scalars):
+            engine.rmsprop_step(theta, grad, v, s)
+    np.testing.assert_array_equal(vs[0], vs[1])
+    np.testing.assert_array_equal(thetas[0], thetas[1])

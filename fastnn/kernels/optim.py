@@ -5,6 +5,13 @@ Each step has a scalar part (Adam's step count and bias-corrected rate, written 
 parameters, so that two workers can share one step (:mod:`.epoch`). The public steps
 run both parts over the whole vector. The elementwise loops run over slices from index
 0: LLVM vectorises them then, and not when the loop starts at a run-time offset.
+
+Adam and RMSprop follow scikit-learn's arithmetic in float32 too: NumPy computes its
+moments, and ``sqrt(v) + eps``, in the parameters' dtype (its hyper-parameters are
+Python floats), and the update in float64 (its bias-corrected rate is a NumPy float64),
+rounded once when it is added. So the moments' hyper-parameters are rounded to the
+parameters' dtype here first. In float32 this step is 1.6 times as fast as one that
+computes everything in float64.
 """
 
 import numpy as np
@@ -58,12 +65,17 @@ def _adam_scalars(scalars):
 
 @jit(internal=True)
 def _adam_update(theta, grad, m, v, scalars):
-    beta_1, beta_2, eps = scalars[BETA_1], scalars[BETA_2], scalars[EPSILON]
-    lr_t = scalars[LR]
+    # Moments in the parameters' dtype T, the update in float64 (see the docstring).
+    T = theta.dtype.type
+    beta_1, beta_2 = scalars[BETA_1], scalars[BETA_2]
+    b1, b2, c1, c2 = T(beta_1), T(beta_2), T(1 - beta_1), T(1 - beta_2)
+    eps, lr_t = T(scalars[EPSILON]), scalars[LR]
     for k in range(theta.shape[0]):
         g = grad[k]
-        m_k = m.dtype.type(beta_1 * m[k] + (1 - beta_1) * g)
-        v_k = v.dtype.type(beta_2 * v[k] + (1 - beta_2) * g**2)
+        # The new moments stay in registers for the update: reading them back after
+        # the stores made the float64 step twice as slow.
+        m_k = b1 * m[k] + c1 * g
+        v_k = b2 * v[k] + c2 * (g * g)
         m[k] = m_k
         v[k] = v_k
         theta[k] -= lr_t * m_k / (np.sqrt(v_k) + eps)
@@ -93,10 +105,12 @@ def adamw_step(theta, grad, m, v, scalars):
 
 @jit(internal=True)
 def _rmsprop_update(theta, grad, v, scalars):
-    rho, lr, eps = scalars[BETA_2], scalars[RATE], scalars[EPSILON]
+    T = theta.dtype.type
+    rho, c, eps = T(scalars[BETA_2]), T(1 - scalars[BETA_2]), T(scalars[EPSILON])
+    lr = scalars[RATE]
     for k in range(theta.shape[0]):
         g = grad[k]
-        v_k = v.dtype.type(rho * v[k] + (1 - rho) * g**2)
+        v_k = rho * v[k] + c * (g * g)
         v[k] = v_k
         theta[k] -= lr * g / (np.sqrt(v_k) + eps)
 
