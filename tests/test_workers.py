@@ -148,6 +148,18 @@ def test_two_workers_match_the_reference(case):
     assert got["scalars"][C.BATCH_COUNT] == expected["scalars"][C.BATCH_COUNT]
 
 
+def test_worker_1_halted_while_waiting_for_a_step_steps_nothing():
+    # The engine never runs two threads on batches of one block (epochs_kernel), but
+    # if run_epochs_2 is called on them, worker 1 claims each (empty) second block and
+    # waits for a step share that never comes, until the call halts it: it must then
+    # stop, not step the second half of the parameters once more.
+    assert batch_parts(layer_sizes(N_FEATURES, (6,), 3), BATCH) == 1
+    one = run(kernels, np.float64, workers=1, hidden=(6,))
+    two = run(kernels, np.float64, workers=2, hidden=(6,))
+    for name in one:
+        assert_array_equal(two[name], one[name], err_msg=name)
+
+
 def _workers_in(env):
     script = "from fastnn._threads import fit_workers; print(fit_workers())"
     base = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}

@@ -330,7 +330,8 @@ def _helper(X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, 
             continue
         _block(b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc)
         atomic_store(ctl, DONE, b + 1)
-        _wait(ctl, READY, b + 1)
+        if not _wait(ctl, READY, b + 1):
+            return
         if atomic_cas(ctl, STEP_CLAIMED, b, b + 1):
             acc[4] = _update(
                 grad, other, parts, theta, n_weights, acc[3], state, scalars, codes, split,
