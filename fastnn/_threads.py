@@ -11,6 +11,14 @@ Helper threads are kept between calls: starting and joining a thread costs about
 0.1 ms, as much as several mini-batches of a small network, and a fit makes a call
 every few epochs. A helper serves one call at a time; calls made at once (fits in
 several threads) each get their own.
+
+Two workers are not always faster. They exchange half the parameters and half the
+gradient every mini-batch, so they depend on how far apart their cores are, and on a
+virtual machine that changes: on the 2-vCPU machine fastnn is measured on, a round trip
+between the two threads took 100 ns at times and 700 to 1,400 ns at others, for
+seconds at a time. A digits fit then took 15 to 16 ms per epoch on two workers and 6 ms
+on one, against 4 ms on two otherwise. :class:`WorkerChoice` watches each call's time
+per mini-batch and runs one worker while two are measured slower (see there).
 """
 
 import os
@@ -85,3 +93,64 @@ def start_helper(fn, args):
             raise outcome[0]
 
     return wait
+
+
+class WorkerChoice:
+    """How many workers the next call of a fit's epoch kernel runs, from the times per
+    mini-batch of earlier calls of the same network shape (in this process).
+
+    Two workers by default. A two-worker call more than :attr:`SLOWER` times slower per
+    mini-batch than usual (the fastest seen) is followed by a one-worker call. One
+    worker stays while it measures faster than two last did, and every
+    :attr:`PROBE_EVERY`-th call tries two again. If one worker was no faster, two are
+    back, and their slower time becomes the usual one (the machine is slower, not the
+    hand-over). The number of workers changes the speed, never the bits.
+    """
+
+    SLOWER = 1.5
+    PROBE_EVERY = 4
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.workers = 2  # for the next call
+        self.usual = float("inf")  # seconds per mini-batch on two workers
+        self.last = {1: float("inf"), 2: float("inf")}
+        self._calls_on_one = 0
+
+    def next_workers(self):
+        """1 or 2, for the next call."""
+        with self._lock:
+            if self.workers == 1:
+                self._calls_on_one += 1
+                if self._calls_on_one >= self.PROBE_EVERY:
+                    self._calls_on_one = 0
+                    return 2
+            return self.workers
+
+    def record(self, workers, seconds_per_batch):
+        """A call on ``workers`` workers took ``seconds_per_batch`` per mini-batch."""
+        with self._lock:
+            t = seconds_per_batch
+            self.last[workers] = t
+            if workers == 2:
+                if self.workers == 2 and t > self.SLOWER * self.usual:
+                    self.workers, self._calls_on_one = 1, 0  # try one worker next
+                elif self.workers == 1 and t < self.last[1]:
+                    self.workers = 2  # a probe found two faster again
+                self.usual = min(self.usual, t)
+            elif t >= self.last[2]:
+                self.workers = 2  # one worker was no faster
+                self.usual = self.last[2]
+
+
+_choices = {}
+_choices_lock = threading.Lock()
+
+
+def worker_choice(key):
+    """The process's :class:`WorkerChoice` for fits keyed ``key`` (their network's
+    shape, batch size and dtype)."""
+    with _choices_lock:
+        if key not in _choices:
+            _choices[key] = WorkerChoice()
+        return _choices[key]

@@ -24,7 +24,7 @@ from fastnn import _codes as C
 from fastnn import kernels, reference
 from fastnn._blas import fit_blas_threads
 from fastnn._interrupt import deferred_interrupts
-from fastnn._threads import fit_workers
+from fastnn._threads import fit_workers, worker_choice
 from fastnn.layout import pack, unpack, work_size
 
 BACKENDS = {"numba": kernels, "numpy": reference}
@@ -126,15 +126,20 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     est.coefs_, est.intercepts_ = unpack(theta, sizes)
     start = (theta.copy(), len(est.loss_curve_), est.t_)  # to fall back on if all diverges
     run_epochs = engine.run_epochs
-    if engine is kernels:  # one thread or two, same bits (fastnn/kernels/epoch.py)
-        run_epochs = kernels.epoch.epochs_kernel(sizes, int(s[C.BATCH_SIZE]), fit_workers())
+    batch_size = int(s[C.BATCH_SIZE])
+    choice = None  # one thread or two, same bits (fastnn/kernels/epoch.py)
+    if engine is kernels:
+        run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, fit_workers())
+        if run_epochs is kernels.epoch.run_epochs_2:
+            choice = worker_choice((tuple(int(n) for n in sizes), batch_size, dtype.str))
+        n_batches = -(-n_samples // batch_size)
     # Return to Python after every epoch when Python has work then; otherwise run
     # several epochs per call, about CALL_SECONDS' worth, so Ctrl-C stays responsive.
     callbacks = _callbacks(est)
     one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
     per_call = 1
     if engine is kernels and not one_at_a_time:
-        per_call = _first_call_epochs(sizes, n_samples, int(s[C.BATCH_SIZE]))
+        per_call = _first_call_epochs(sizes, n_samples, batch_size)
 
     with fit_blas_threads(), deferred_interrupts() as interrupt:
         try:
@@ -142,6 +147,9 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
             while est.n_iter_ < est.max_iter:
                 n_epochs = min(per_call, est.max_iter - est.n_iter_)
                 rate = s[C.LR]
+                if choice is not None:
+                    workers = choice.next_workers()
+                    run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, workers)
                 started = time.perf_counter()
                 # Overflow is detected and reported as divergence below, not as NumPy warnings.
                 with np.errstate(all="ignore"):
@@ -150,6 +158,8 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                         work, rng_state, losses,
                     )  # fmt: skip
                 elapsed = time.perf_counter() - started
+                if choice is not None and done > 0:
+                    choice.record(workers, elapsed / (done * n_batches))
                 if s[C.STOP] == C.DIVERGED:
                     _diverged(est, losses[: done - 1], losses[done - 1], s, X, theta, start)
                     break

@@ -23,6 +23,13 @@ from fastnn import kernels, reference
 from fastnn.kernels.epoch import batch_parts, epochs_kernel, run_epochs_1, run_epochs_2
 from fastnn.layout import layer_sizes, n_params, work_size
 
+
+def fit_workers_available():
+    from fastnn._threads import fit_workers
+
+    return fit_workers()
+
+
 N_FEATURES = 5
 BATCH = 128
 HIDDEN = (48, 32)  # 128 rows x 1,900 weights: large enough to split
@@ -271,3 +278,68 @@ def test_an_idle_helper_keeps_no_arrays_alive():
     del data
     gc.collect()
     assert ref() is None  # the helper, now idle, dropped its reference to the call's data
+
+
+def test_worker_choice_falls_back_to_one_worker_while_two_are_slower():
+    from fastnn._threads import WorkerChoice
+
+    choice = WorkerChoice()
+    assert choice.next_workers() == 2
+    choice.record(2, 1.0)  # the usual time per mini-batch
+    assert choice.next_workers() == 2
+    choice.record(2, 1.4)  # within SLOWER of the usual
+    assert choice.next_workers() == 2
+    choice.record(2, 2.0)  # slower: try one worker
+    assert choice.next_workers() == 1
+    choice.record(1, 1.5)  # faster than two were: stay on one
+    calls = [choice.next_workers() for _ in range(3)]
+    assert calls == [1, 1, 2]  # every PROBE_EVERY-th call tries two again
+    choice.record(2, 1.8)  # still slower than one
+    assert [choice.next_workers() for _ in range(4)] == [1, 1, 1, 2]
+    choice.record(2, 1.0)  # two are fast again
+    assert [choice.next_workers() for _ in range(5)] == [2] * 5
+
+
+def test_worker_choice_keeps_two_workers_when_one_is_no_faster():
+    from fastnn._threads import WorkerChoice
+
+    choice = WorkerChoice()
+    choice.record(2, 1.0)
+    choice.record(2, 2.0)  # slower: try one worker
+    assert choice.next_workers() == 1
+    choice.record(1, 3.0)  # no faster: the machine is slower, two stay
+    assert choice.next_workers() == 2
+    choice.record(2, 2.0)  # the new usual: no second trial
+    assert [choice.next_workers() for _ in range(4)] == [2] * 4
+
+
+@pytest.mark.skipif(
+    fit_workers_available() < 2, reason="two workers need two CPUs and Numba threads"
+)
+def test_a_fit_runs_the_workers_its_choice_says_with_the_same_bits(monkeypatch):
+    from fastnn import MLPClassifier, engine
+    from fastnn._threads import WorkerChoice
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(640, N_FEATURES))
+    y = rng.integers(0, 3, 640)
+    params = dict(hidden_layer_sizes=HIDDEN, batch_size=BATCH, max_iter=3, tol=0.0,
+                  random_state=0)  # fmt: skip
+    assert batch_parts(layer_sizes(N_FEATURES, HIDDEN, 3), BATCH) == 2
+
+    class Recording(WorkerChoice):
+        def record(self, workers, seconds_per_batch):
+            self.recorded.append((workers, seconds_per_batch))
+            super().record(workers, seconds_per_batch)
+
+    results = {}
+    for workers in (2, 1):
+        choice = Recording()
+        choice.workers, choice.recorded = workers, []
+        monkeypatch.setattr(engine, "worker_choice", lambda key, c=choice: c)
+        results[workers] = MLPClassifier(**params).fit(X, y)
+        assert [w for w, _ in choice.recorded] == [workers]  # one call, on those workers
+        assert choice.recorded[0][1] > 0  # seconds per mini-batch
+    for got, expected in zip(results[1].coefs_ + results[1].intercepts_,
+                             results[2].coefs_ + results[2].intercepts_):  # fmt: skip
+        assert_array_equal(got, expected)
