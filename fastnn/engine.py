@@ -127,16 +127,17 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     start = (theta.copy(), len(est.loss_curve_), est.t_)  # to fall back on if all diverges
     run_epochs = engine.run_epochs
     batch_size = int(s[C.BATCH_SIZE])
-    choice = None  # one thread or two, same bits (fastnn/kernels/epoch.py)
-    if engine is kernels:
-        run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, fit_workers())
-        if run_epochs is kernels.epoch.run_epochs_2:
-            choice = worker_choice((tuple(int(n) for n in sizes), batch_size, dtype.str))
-        n_batches = -(-n_samples // batch_size)
     # Return to Python after every epoch when Python has work then; otherwise run
     # several epochs per call, about CALL_SECONDS' worth, so Ctrl-C stays responsive.
     callbacks = _callbacks(est)
     one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
+    choice = None  # one thread or two, same bits (fastnn/kernels/epoch.py)
+    if engine is kernels:
+        run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, fit_workers())
+        if run_epochs is kernels.epoch.run_epochs_2:
+            shape = (tuple(int(n) for n in sizes), batch_size, dtype.str, tuple(codes))
+            choice = worker_choice((*shape, one_at_a_time))
+        n_batches = -(-n_samples // batch_size)
     per_call = 1
     if engine is kernels and not one_at_a_time:
         per_call = _first_call_epochs(sizes, n_samples, batch_size)

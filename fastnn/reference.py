@@ -281,9 +281,10 @@ def adam_step(theta, grad, m, v, scalars):
     folded into the learning rate: ``lr_t = lr sqrt(1 - b2**t) / (1 - b1**t)``, where
     ``lr`` is the scheduled rate ``scalars[RATE]``.
 
-    As scikit-learn's: the moments and ``sqrt(v) + eps`` in the parameters' dtype
-    ``T`` (its hyper-parameters are Python floats), the update in float64 (its rate
-    is a NumPy float64), rounded when it is subtracted."""
+    As scikit-learn's under NumPy 2: the moments and ``sqrt(v) + eps`` in the
+    parameters' dtype ``T`` (its hyper-parameters are Python floats), the update in
+    float64 (its rate is a NumPy float64), rounded when it is subtracted. The update is
+    made float64 explicitly, so that NumPy 1's promotion rules give the same."""
     T = theta.dtype.type
     beta_1, beta_2 = scalars[C.BETA_1], scalars[C.BETA_2]
     scalars[C.STEP] += 1
@@ -294,7 +295,7 @@ def adam_step(theta, grad, m, v, scalars):
     v += T(1 - beta_2) * grad**2
     lr_t = scalars[C.RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
     scalars[C.LR] = lr_t
-    theta -= lr_t * m / (np.sqrt(v) + T(scalars[C.EPSILON]))
+    theta -= lr_t * m.astype(np.float64) / (np.sqrt(v) + T(scalars[C.EPSILON]))
 
 
 def adamw_step(theta, grad, m, v, scalars):
@@ -313,7 +314,7 @@ def rmsprop_step(theta, grad, v, scalars):
     rho = scalars[C.BETA_2]
     v *= T(rho)
     v += T(1 - rho) * grad**2
-    theta -= scalars[C.RATE] * grad / (np.sqrt(v) + T(scalars[C.EPSILON]))
+    theta -= scalars[C.RATE] * grad.astype(np.float64) / (np.sqrt(v) + T(scalars[C.EPSILON]))
 
 
 def optimizer_step(theta, grad, state, scalars, codes):

@@ -926,6 +926,11 @@ def test_backpropagate_is_delta_times_W_transposed(dtype, shape):
 
 @DTYPES
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.skipif(
+    np.lib.NumpyVersion(np.__version__) < "2.0.0",
+    reason="scikit-learn's float32 Adam update is float64 only under NumPy 2's promotion "
+    "rules (NEP 50); under NumPy 1 it is float32, and fastnn's stays float64",
+)
 def test_adam_is_scikit_learns_arithmetic(engine, dtype):
     # scikit-learn's AdamOptimizer._get_updates and update_params (1.9), written as
     # there: Python-float hyper-parameters (rounded to the arrays' dtype by NumPy), a
@@ -952,6 +957,34 @@ def test_adam_is_scikit_learns_arithmetic(engine, dtype):
     np.testing.assert_array_equal(m, expected_m)
     np.testing.assert_array_equal(v, expected_v)
     np.testing.assert_array_equal(theta, expected)
+
+
+@DTYPES
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.skipif(
+    np.lib.NumpyVersion(np.__version__) < "2.0.0",
+    reason="scikit-learn's float32 Adam update is float64 only under NumPy 2 (NEP 50)",
+)
+def test_adam_matches_scikit_learns_optimizer(engine, dtype):
+    # The formula above, against scikit-learn's own optimizer object: the oracle run.
+    optimizers = pytest.importorskip(
+        "sklearn.neural_network._stochastic_optimizers",
+        reason="scikit-learn moved its optimizers; the formula test above still holds",
+    )
+    rng = np.random.default_rng(5)
+    theta = rng.normal(size=1000).astype(dtype)
+    params = [theta.copy()]
+    adam = optimizers.AdamOptimizer(params, learning_rate_init=0.02)
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    scalars = make_scalars(C.ADAM)
+    scalars[C.BETA_1], scalars[C.BETA_2], scalars[C.EPSILON] = 0.9, 0.999, 1e-8
+    scalars[C.RATE] = 0.02
+    for t in range(1, 6):
+        grad = rng.normal(scale=10.0**-t, size=1000).astype(dtype)
+        ENGINES[engine].adam_step(theta, grad, m, v, scalars)
+        adam.update_params(params, [grad])
+    assert params[0].dtype == dtype
+    np.testing.assert_array_equal(theta, params[0])
 
 
 @DTYPES

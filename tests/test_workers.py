@@ -319,6 +319,7 @@ def test_worker_choice_keeps_two_workers_when_one_is_no_faster():
 def test_a_fit_runs_the_workers_its_choice_says_with_the_same_bits(monkeypatch):
     from fastnn import MLPClassifier, engine
     from fastnn._threads import WorkerChoice
+    from fastnn.kernels import epoch
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(640, N_FEATURES))
@@ -332,13 +333,19 @@ def test_a_fit_runs_the_workers_its_choice_says_with_the_same_bits(monkeypatch):
             self.recorded.append((workers, seconds_per_batch))
             super().record(workers, seconds_per_batch)
 
+    ran = []  # the kernel each call ran
+    for name in ("run_epochs_1", "run_epochs_2"):
+        kernel = getattr(epoch, name)
+        monkeypatch.setattr(epoch, name, lambda *a, k=kernel, n=name: (ran.append(n), k(*a))[1])
     results = {}
     for workers in (2, 1):
         choice = Recording()
         choice.workers, choice.recorded = workers, []
         monkeypatch.setattr(engine, "worker_choice", lambda key, c=choice: c)
+        ran.clear()
         results[workers] = MLPClassifier(**params).fit(X, y)
-        assert [w for w, _ in choice.recorded] == [workers]  # one call, on those workers
+        assert ran == [f"run_epochs_{workers}"]  # one call, on the chosen workers
+        assert [w for w, _ in choice.recorded] == [workers]
         assert choice.recorded[0][1] > 0  # seconds per mini-batch
     for got, expected in zip(results[1].coefs_ + results[1].intercepts_,
                              results[2].coefs_ + results[2].intercepts_):  # fmt: skip
