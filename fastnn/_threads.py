@@ -15,7 +15,7 @@ several threads) each get their own.
 Two workers are not always faster. They exchange half the parameters and half the
 gradient every mini-batch, so they depend on how far apart their cores are, and on a
 virtual machine that changes: on the 2-vCPU machine fastnn is measured on, a round trip
-between the two threads took 100 ns at times and 700 to 1,400 ns at others, for
+between the two threads took 100 ns at times and 600 to 1,400 ns at others, for
 seconds at a time. A digits fit then took 15 to 16 ms per epoch on two workers and 6 ms
 on one, against 4 ms on two otherwise. :class:`WorkerChoice` watches each call's time
 per mini-batch and runs one worker while two are measured slower (see there).

@@ -6,12 +6,12 @@ parameters, so that two workers can share one step (:mod:`.epoch`). The public s
 run both parts over the whole vector. The elementwise loops run over slices from index
 0: LLVM vectorises them then, and not when the loop starts at a run-time offset.
 
-Adam and RMSprop follow scikit-learn's arithmetic in float32 too: NumPy computes its
-moments, and ``sqrt(v) + eps``, in the parameters' dtype (its hyper-parameters are
-Python floats), and the update in float64 (its bias-corrected rate is a NumPy float64),
-rounded once when it is added. So the moments' hyper-parameters are rounded to the
-parameters' dtype here first. In float32 this step is 1.6 times as fast as one that
-computes everything in float64.
+Adam follows scikit-learn's arithmetic in float32 too: NumPy computes its moments, and
+``sqrt(v) + eps``, in the parameters' dtype (its hyper-parameters are Python floats),
+and the update in float64 (its bias-corrected rate is a NumPy float64), rounded once
+when it is added. So the moments' hyper-parameters are rounded to the parameters' dtype
+here first. In float32 this step is 1.6 times as fast as one that computes everything
+in float64. RMSprop, which scikit-learn lacks, computes the same way.
 """
 
 import numpy as np
