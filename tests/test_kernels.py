@@ -992,8 +992,8 @@ def test_rmsprop_engines_agree_exactly(dtype):
     # The same order of operations as Adam's (test above): the second moment in the
     # parameters' dtype, the update in float64.
     rng = np.random.default_rng(4)
-    thetas = [rng.normal(size=500).astype(dtype)] * 2
-    thetas = [t.copy() for t in thetas]
+    theta = rng.normal(size=500).astype(dtype)
+    thetas = [theta.copy() for _ in ENGINES]
     vs = [np.zeros(500, dtype=dtype) for _ in ENGINES]
     scalars = [adaptive_scalars(C.RMSPROP) for _ in ENGINES]
     for t in range(1, 6):

@@ -20,15 +20,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastnn import _codes as C
 from fastnn import kernels, reference
+from fastnn._threads import fit_workers
 from fastnn.kernels.epoch import batch_parts, epochs_kernel, run_epochs_1, run_epochs_2
 from fastnn.layout import layer_sizes, n_params, work_size
-
-
-def fit_workers_available():
-    from fastnn._threads import fit_workers
-
-    return fit_workers()
-
 
 N_FEATURES = 5
 BATCH = 128
@@ -313,9 +307,7 @@ def test_worker_choice_keeps_two_workers_when_one_is_no_faster():
     assert [choice.next_workers() for _ in range(4)] == [2] * 4
 
 
-@pytest.mark.skipif(
-    fit_workers_available() < 2, reason="two workers need two CPUs and Numba threads"
-)
+@pytest.mark.skipif(fit_workers() < 2, reason="two workers need two CPUs and Numba threads")
 def test_a_fit_runs_the_workers_its_choice_says_with_the_same_bits(monkeypatch):
     from fastnn import MLPClassifier, engine
     from fastnn._threads import WorkerChoice
