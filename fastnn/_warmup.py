@@ -9,7 +9,8 @@ def warmup(dtypes=("float64", "float32")):
     Parameters
     ----------
     dtypes : sequence of {'float64', 'float32'}, default=('float64', 'float32')
-        The floating types to compile for. Each compiles once, whatever the network.
+        The floating types to compile for. Each compiles once, whatever the network:
+        the kernels for small networks and for wide ones (the model-parallel kernel).
     """
     from fastnn import MLPClassifier
     from fastnn._threads import fit_workers
@@ -26,3 +27,7 @@ def warmup(dtypes=("float64", "float32")):
         if fit_workers() >= 2:
             model = MLPClassifier((128, 128), max_iter=1, random_state=0, dtype=dtype)
             model.fit(X_split, y_split)
+        # 256 x 256 weights, batches of 32 rows: each layer's units split between the
+        # workers (fastnn/kernels/split.py), a kernel of its own, on one thread or two.
+        model = MLPClassifier((256, 256), max_iter=1, random_state=0, dtype=dtype)
+        model.fit(X_split, y_split)

@@ -25,7 +25,7 @@ from fastnn import kernels, reference
 from fastnn._blas import fit_blas_threads
 from fastnn._interrupt import deferred_interrupts
 from fastnn._threads import fit_workers, worker_choice
-from fastnn.layout import pack, unpack, work_size
+from fastnn.layout import aligned_zeros, pack, unpack, work_size
 
 BACKENDS = {"numba": kernels, "numpy": reference}
 
@@ -120,7 +120,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     idx = np.arange(n_samples, dtype=np.int64)
     grad = np.zeros_like(theta)
     s = _prepare_scalars(est, opt.scalars, batch_size_for(est, n_samples))
-    work = np.zeros(work_size(sizes, int(s[C.BATCH_SIZE])), dtype=dtype)
+    work = aligned_zeros(work_size(sizes, int(s[C.BATCH_SIZE])), dtype)
     rng_state = _rng_state(est._random_state)
     losses = np.empty(est.max_iter, dtype=np.float64)
     est.coefs_, est.intercepts_ = unpack(theta, sizes)
@@ -133,8 +133,9 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
     choice = None  # one thread or two, same bits (fastnn/kernels/epoch.py)
     if engine is kernels:
-        run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, fit_workers())
-        if run_epochs is kernels.epoch.run_epochs_2:
+        dropout = bool(np.any(s[C.DROPOUT :] > 0))
+        run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, fit_workers(), dropout)
+        if run_epochs is not kernels.epoch.epochs_kernel(sizes, batch_size, 1, dropout):
             shape = (tuple(int(n) for n in sizes), batch_size, dtype.str, tuple(codes))
             choice = worker_choice((*shape, one_at_a_time))
         n_batches = -(-n_samples // batch_size)
@@ -150,7 +151,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                 rate = s[C.LR]
                 if choice is not None:
                     workers = choice.next_workers()
-                    run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, workers)
+                    run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, workers, dropout)
                 started = time.perf_counter()
                 # Overflow is detected and reported as divergence below, not as NumPy warnings.
                 with np.errstate(all="ignore"):

@@ -50,17 +50,35 @@ def pack(coefs, intercepts, dtype):
     return np.concatenate([np.ravel(p) for p in [*coefs, *intercepts]]).astype(dtype)
 
 
+def aligned_zeros(length, dtype, alignment=64):
+    """A zeroed vector whose data starts on an ``alignment``-byte boundary (a cache
+    line). NumPy only promises 16 bytes; the model-parallel kernel's two workers write
+    neighbouring blocks of columns of the same rows, and a line holding the end of one
+    block and the start of the next would bounce between the cores
+    (:mod:`fastnn.kernels.split`)."""
+    dtype = np.dtype(dtype)
+    extra = alignment // dtype.itemsize
+    buffer = np.zeros(length + extra, dtype=dtype)
+    skip = (-buffer.ctypes.data % alignment) // dtype.itemsize
+    return buffer[skip : skip + length]
+
+
 def work_size(sizes, capacity, gather=True):
     """Length of the numba engine's scratch vector for batches of up to ``capacity`` rows.
 
     It holds every layer's activations and deltas and, with ``gather`` (mini-batch
     training), room to copy one batch of inputs, targets and sample weights in front,
     a second gradient vector (for a batch's second block of rows, see
-    :mod:`fastnn.kernels.epoch`), and scratch space for each block's back-propagation.
+    :mod:`fastnn.kernels.epoch`), and scratch space for each block's back-propagation
+    or for the model-parallel kernel's partial products (:mod:`fastnn.kernels.split`).
     """
     sizes = [int(s) for s in sizes]
     length = 2 * capacity * sum(sizes[1:])
     if gather:
         length += capacity * (sizes[0] + sizes[-1] + 1) + n_params(sizes)
-        length += 2 * capacity * max(sizes[1:])  # scratch: dense.backpropagate
+        # scratch: dense.backpropagate's (two blocks of rows), or the model-parallel
+        # kernel's (kernels/split.py: two pairs of partial products, share 1's own
+        # output and output delta, and each share's column sums, a cache line apart)
+        widest = max(sizes[1:])
+        length += 4 * capacity * widest + 2 * capacity * sizes[-1] + 2 * (widest + 16)
     return length

@@ -2,7 +2,8 @@
 
 Numba's runtime counts its allocations when ``NUMBA_NRT_STATS=1`` is set before Numba is
 imported, so the count is taken in a fresh process. Training for more epochs must not
-allocate more, with one worker or two (mini-batches split in two blocks of rows).
+allocate more, with one worker or two (mini-batches split in two blocks of rows, or
+each layer's units split in two, ``fastnn/kernels/split.py``).
 """
 
 import json
@@ -17,9 +18,9 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     from numba.core.runtime import rtsys
     from fastnn import kernels, layout, _codes as C
-    from fastnn.kernels import epoch
+    from fastnn.kernels import epoch, split
 
-    def epochs(n_epochs, n_samples=300, solver=C.ADAM, dropout=0.0, workers=1):
+    def epochs(n_epochs, n_samples=300, solver=C.ADAM, dropout=0.0, workers=1, units=False):
         rng = np.random.RandomState(0)
         # With two workers, batches and layers large enough to be split in two blocks.
         batch_size = 16 if workers == 1 else 128
@@ -37,6 +38,8 @@ SCRIPT = textwrap.dedent(
         s[C.BEST], s[C.N_ITER_NO_CHANGE] = np.inf, 1e9
         s[C.DROPOUT], s[C.DROPOUT + 1] = dropout, dropout
         assert epoch.batch_parts(sizes, batch_size) == workers
+        if units:  # the model-parallel kernel (kernels/split.py) on the same problem
+            s[C.DROPOUT], s[C.DROPOUT + 1] = 0.0, 0.0
         codes = np.array([C.TANH, C.LOG_LOSS, solver], dtype=np.int64)
         work = np.zeros(layout.work_size(sizes, batch_size))
         rng_state = np.zeros(625, dtype=np.uint32)
@@ -46,6 +49,8 @@ SCRIPT = textwrap.dedent(
         losses = np.zeros(n_epochs)
         before = rtsys.get_allocation_stats().alloc
         kernel = kernels.run_epochs if workers == 1 else epoch.run_epochs_2
+        if units:
+            kernel = split.run_epochs_1 if workers == 1 else split.run_epochs_2
         kernel(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, s, codes, work, rng_state,
                losses)
         return rtsys.get_allocation_stats().alloc - before
@@ -59,6 +64,10 @@ SCRIPT = textwrap.dedent(
                 kw = dict(solver=solver, dropout=dropout, workers=workers)
                 epochs(1, **kw)  # compile outside the count
                 result[f"{solver}-{dropout}-{workers}"] = [epochs(n, **kw) for n in (1, 10)]
+        for workers in (1, 2):
+            kw = dict(solver=solver, workers=workers, units=True)
+            epochs(1, **kw)
+            result[f"{solver}-units-{workers}"] = [epochs(n, **kw) for n in (1, 10)]
     print(json.dumps(result))
     """
 )
@@ -69,7 +78,9 @@ SCRIPT = textwrap.dedent(
 # its two small arrays (counters and sums). Two workers (run_epochs_2, plain Python,
 # which makes the two arrays with NumPy): batch_parts' 1 array, worker 1's 13 and
 # worker 0's 15.
-PER_CALL = {1: 13 + 2, 2: 1 + 13 + 15}
+# The model-parallel kernel (kernels/split.py; no batch_parts): worker 0's 15 arrays,
+# and worker 1's 13 with two workers.
+PER_CALL = {1: 13 + 2, 2: 1 + 13 + 15, "units-1": 15, "units-2": 13 + 15}
 
 
 def test_run_epochs_allocates_nothing_per_epoch():
@@ -82,4 +93,6 @@ def test_run_epochs_allocates_nothing_per_epoch():
         # 300 samples in batches of 16 (128 with two workers): 19 (3) batches per epoch,
         # ten times as many over ten epochs. The count must not grow with them.
         assert ten_epochs == one_epoch, case
-        assert one_epoch <= PER_CALL[int(case.rsplit("-", 1)[1])], case
+        workers = case.rsplit("-", 1)[1]
+        limit = PER_CALL[f"units-{workers}"] if "-units-" in case else PER_CALL[int(workers)]
+        assert one_epoch <= limit, case

@@ -22,6 +22,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastnn import _codes as C
 from fastnn import kernels, reference
+from fastnn.kernels import split
 from fastnn.layout import n_params, unpack, work_size
 
 settings.register_profile(
@@ -532,6 +533,20 @@ def rng_state_of(seed, n_draws):
 
 @given(networks(max_samples=20), st.data())
 def test_run_epochs(net, data):
+    check_run_epochs(net, data, kernels.run_epochs)
+
+
+@given(networks(max_samples=20), st.data())
+def test_run_epochs_split_units(net, data):
+    """The model-parallel kernel (``kernels/split.py``, on two threads) holds to the
+    same twin, for the networks it trains: a hidden layer, no dropout."""
+    assume(net.sizes.shape[0] >= 3)
+    net.scalars[C.DROPOUT :] = 0.0
+    check_run_epochs(net, data, split.run_epochs_2)
+
+
+def check_run_epochs(net, data, kernel):
+    """``kernel`` (a ``run_epochs``) against ``reference.run_epochs``."""
     float32_with_sgd(net)
     n = net.X.shape[0]
     s0 = net.scalars
@@ -555,8 +570,9 @@ def test_run_epochs(net, data):
         rng, idx = rng_state.copy(), np.arange(n, dtype=np.int64)
         losses = np.full(n_epochs, np.nan)
         work = np.zeros(work_size(net.sizes, int(s[C.BATCH_SIZE])), dtype=dtype)
+        run_epochs = kernel if engine is kernels else engine.run_epochs
         with np.errstate(all="ignore"):
-            done = engine.run_epochs(
+            done = run_epochs(
                 X, Y, sw, idx, n_epochs, net.sizes, theta, grad, state, s, net.codes, work,
                 rng, losses,
             )  # fmt: skip

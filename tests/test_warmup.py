@@ -20,16 +20,20 @@ def test_import_compiles_nothing_and_warmup_compiles_the_fit_kernels(tmp_path):
         import fastnn
         from fastnn import kernels
         from fastnn._threads import fit_workers
-        from fastnn.kernels import epoch
-        before = sum(len(f.signatures) for f in (kernels.run_epochs, kernels.predict))
+        from fastnn.kernels import epoch, split
+        kernels_ = (kernels.run_epochs, kernels.predict, split.run_epochs)
+        before = sum(len(f.signatures) for f in kernels_)
         fastnn.warmup(dtypes=("float64",))
-        after = sum(len(f.signatures) for f in (kernels.run_epochs, kernels.predict))
-        print(before, after, fit_workers(), len(epoch._helper.signatures))
+        after = [len(f.signatures) for f in kernels_]
+        helpers = [len(f.signatures) for f in (epoch._helper, split._helper)]
+        print(before, *after, fit_workers(), *helpers)
     """
-    before, after, workers, helper = map(int, _run(script, tmp_path))
+    before, rows, predict, units, workers, helper, units_helper = map(int, _run(script, tmp_path))
     assert before == 0
-    assert after >= 2
-    assert helper == (1 if workers == 2 else 0)  # the second worker's kernel, if it can run
+    assert rows >= 1 and predict >= 1
+    assert units == 1  # the model-parallel kernel of wide networks
+    # The second worker's kernels, if it can run.
+    assert helper == units_helper == (1 if workers == 2 else 0)
     # The compiled code went to the cache folder, for the next process to load.
     assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path) for name in files)
 

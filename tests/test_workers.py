@@ -59,11 +59,19 @@ def scalars_for(sizes, solver, dropout=0.0, lr=0.01, n_iter_no_change=1e9, tol=1
 
 
 def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM,
-        hidden=HIDDEN, batch=BATCH, **kw):  # fmt: skip
-    """Everything ``run_epochs`` returns or changes, after ``n_epochs`` epochs."""
+        hidden=HIDDEN, batch=BATCH, output=C.LOG_LOSS, activation=C.RELU, kernel=None,
+        **kw):  # fmt: skip
+    """Everything ``run_epochs`` (or ``kernel``, if given) returns or changes, after
+    ``n_epochs`` epochs. ``output``: the loss, on three columns of targets (log-loss) or
+    two (binary log-loss, squared error)."""
     X, Y, sw, sizes, theta = problem(dtype, n_samples, hidden=hidden)
+    if output != C.LOG_LOSS:
+        Y = Y[:, :2] if output == C.BINARY_LOG_LOSS else X[:, :2] - X[:, 2:4]
+        sizes = layer_sizes(N_FEATURES, hidden, 2)
+        theta = theta[: n_params(sizes)]
     scalars = scalars_for(sizes, solver, batch=batch, **kw)
-    kernel = run_epochs_2 if workers == 2 and engine is kernels else engine.run_epochs
+    if kernel is None:
+        kernel = run_epochs_2 if workers == 2 and engine is kernels else engine.run_epochs
     grad = np.zeros_like(theta)
     state = np.zeros((C.MOMENTS[solver] + 1) * theta.shape[0], dtype=dtype)
     work = np.zeros(work_size(sizes, batch), dtype=dtype)
@@ -71,7 +79,7 @@ def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM,
     _, key, pos = np.random.RandomState(0).get_state()[:3]
     rng_state = np.append(key, pos).astype(np.uint32)
     losses = np.zeros(n_epochs)
-    codes = np.array([C.RELU, C.LOG_LOSS, solver], dtype=np.int64)
+    codes = np.array([activation, output, solver], dtype=np.int64)
     with np.errstate(all="ignore"):
         done = kernel(
             X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
@@ -81,6 +89,7 @@ def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM,
         "done": np.array([done]),
         "losses": losses,
         "theta": theta,
+        "grad": grad,
         "state": state,
         "scalars": scalars,
         "idx": idx,

@@ -53,6 +53,14 @@ def matmul(A, B, C):
     if n * k * m > SMALL_PRODUCT:
         np.dot(A, B, C)
         return
+    matmul_loops(A, B, C)
+
+
+@jit(internal=True)
+def matmul_loops(A, B, C):
+    """``C = A @ B`` in plain loops, for tiny products (any strides)."""
+    n, k = A.shape
+    m = B.shape[1]
     for i in range(n):
         for j in range(m):
             C[i, j] = 0
@@ -139,16 +147,22 @@ def count_weights(sizes):
 
 
 @jit(internal=True)
-def layer_params(theta, sizes, i):
-    """Views ``(W, b)`` of layer ``i`` inside the flat vector ``theta``."""
-    n_layers = sizes.shape[0] - 1
+def layer_offsets(sizes, i):
+    """Where layer ``i``'s ``W`` and ``b`` start in a flat vector (:mod:`fastnn.layout`)."""
     W_start = 0
     b_start = 0
-    for j in range(n_layers):
+    for j in range(sizes.shape[0] - 1):
         if j < i:
             W_start += sizes[j] * sizes[j + 1]
             b_start += sizes[j + 1]
         b_start += sizes[j] * sizes[j + 1]
+    return W_start, b_start
+
+
+@jit(internal=True)
+def layer_params(theta, sizes, i):
+    """Views ``(W, b)`` of layer ``i`` inside the flat vector ``theta``."""
+    W_start, b_start = layer_offsets(sizes, i)
     fan_in, fan_out = sizes[i], sizes[i + 1]
     W = theta[W_start : W_start + fan_in * fan_out].reshape((fan_in, fan_out))
     b = theta[b_start : b_start + fan_out]

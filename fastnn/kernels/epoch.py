@@ -412,14 +412,22 @@ def run_epochs_2(
     ctl[STEPPED] = -1  # worker 1 waits until run_epochs has started the first epoch
     acc = np.zeros(N_ACC, dtype=np.float64)
     parts = batch_parts(sizes, np.int64(scalars[BATCH_SIZE]))
-    args = (X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes, work, ctl,
-            acc)  # fmt: skip
-    wait = _threads.start_helper(_helper, args)
+    helper_args = (X, Y, sw, idx, n_epochs, parts, sizes, theta, grad, state, scalars, codes,
+                   work, ctl, acc)  # fmt: skip
+    args = (X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state,
+            losses, ctl, acc)  # fmt: skip
+    return on_two_threads(run_epochs, args, _helper, helper_args, ctl)
+
+
+def on_two_threads(worker_0, args, worker_1, helper_args, ctl):
+    """Run ``worker_1(*helper_args)`` in a helper thread while this thread runs
+    ``worker_0(*args)``; then halt worker 1 (``ctl[HALT]``), whatever happened to worker
+    0, and wait for it. Returns the epochs run (``ctl[EPOCHS]``)."""
+    wait = _threads.start_helper(worker_1, helper_args)
     try:
-        run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
-                   rng_state, losses, ctl, acc)  # fmt: skip
+        worker_0(*args)
     finally:
-        ctl[HALT] = 1  # worker 1 stops waiting, whatever happened to worker 0
+        ctl[HALT] = 1
         wait()
     return int(ctl[EPOCHS])
 
@@ -436,10 +444,16 @@ def run_epochs_1(
     return int(ctl[EPOCHS])
 
 
-def epochs_kernel(sizes, batch_size, workers):
-    """The epoch kernel for a fit: :func:`run_epochs_2` where batches are split in two
-    blocks and two threads may run (:func:`fastnn._threads.fit_workers`), else
-    :func:`run_epochs_1`. Same results either way."""
+def epochs_kernel(sizes, batch_size, workers, dropout=False):
+    """The epoch kernel for a fit on ``workers`` threads (1 or 2, see
+    :func:`fastnn._threads.fit_workers`): the model-parallel kernels of :mod:`.split`
+    where :func:`.split.splits_units` says so; else :func:`run_epochs_2` where batches
+    are split in two blocks and two threads may run, else :func:`run_epochs_1`. The
+    scheme follows from the shapes alone, so one or two threads give the same bits."""
+    from fastnn.kernels import split  # built on this module
+
+    if split.splits_units(sizes, batch_size, dropout):
+        return split.run_epochs_2 if workers >= 2 else split.run_epochs_1
     if workers >= 2 and batch_parts(sizes, batch_size) == 2:
         return run_epochs_2
     return run_epochs_1

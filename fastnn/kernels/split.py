@@ -1,0 +1,467 @@
+"""The model-parallel epoch kernel: each worker owns half of every hidden layer's units.
+
+:mod:`.epoch` splits a mini-batch's *rows* between the two workers. Each computes a
+gradient for every parameter, and the two halves of the optimizer step exchange
+gradients and parameters between the cores on every batch: about four copies of the
+parameter vector cross between the cores per batch (8 MB for 2-512-512-1 in float64).
+
+Here the workers split each hidden layer's *units* instead, and every product runs on
+the whole batch. Worker ``k`` owns a block ``own`` of each hidden layer's units: the
+first layer's columns ``W[:, own]``, each later layer's rows ``W[own, :]`` (the weights
+leaving those units, contiguous in the flat vector), and the biases of its units; the
+output layer's bias is worker 0's. Per batch:
+
+- gather: each worker copies half the batch's rows;
+- first layer: ``A[:, own] = f(X @ W[:, own] + b[own])``; then its part of the next
+  layer's product from its own units, ``P_k = A[:, own] @ W_next[own, :]``;
+- each later hidden layer, once both parts exist: ``A[:, own] = f(P_0 + P_1 + b)`` on
+  its own columns, then its part of the next product;
+- output layer: each worker adds ``P_0 + P_1`` (worker 0 put the bias in its part) and
+  computes the output activation and its delta for itself, a few values per row,
+  cheaper than waiting for the other; its rows ``dW_out[own, :] = A[:, own].T @ delta``
+  and its columns of the delta below, ``delta @ W_out[own, :].T`` times ``f'``;
+- each hidden layer below, once both workers' columns of its delta exist: the same
+  (its rows of ``dW``, its columns of the next delta down);
+- first layer: its columns ``dW[:, own] = X.T @ delta[:, own]``; then each worker
+  finishes the gradient of, and steps, the parameters it owns. No gradient or
+  parameter ever crosses between the cores; only activations and deltas do.
+
+A batch takes ``2 L - 1`` phases for ``L`` layers. Each phase has two shares, claimed
+as in :mod:`.epoch`: worker 1 claims share 1 of a phase by compare-and-swap, or worker
+0 runs it itself, so the bits do not depend on the number of threads (and a worker 1
+that starts late or never cannot stall worker 0). They do differ from :mod:`.epoch`'s
+(other sums, in another order), so the engine picks the scheme from the shapes alone
+(:func:`splits_units`). Products go to BLAS on strided views (:mod:`.blas`): a block of
+columns is not contiguous. Dropout's masks are drawn by rows, so a fit with dropout
+runs :mod:`.epoch`.
+"""
+
+import numpy as np
+
+from fastnn._codes import ALPHA, BATCH_COUNT, BATCH_SIZE, HIDDEN, OUTPUT
+from fastnn._jit import jit
+from fastnn.kernels._sync import atomic_cas, atomic_load, atomic_store
+from fastnn.kernels.activations import _derivative, _hidden, output_activate
+from fastnn.kernels.blas import gemm
+from fastnn.kernels.dense import (
+    ACTIVATIONS,
+    DELTAS,
+    NOT_PENALISED,
+    PENALISED,
+    SMALL_PRODUCT,
+    _finish,
+    layer_buffer,
+    layer_offsets,
+    layer_params,
+    matmul_loops,
+)
+from fastnn.kernels.epoch import (
+    CLAIMED,
+    DONE,
+    EPOCHS,
+    HALT,
+    N_ACC,
+    N_CTL,
+    STEPPED,
+    _buffers,
+    _epoch_end,
+    _gather,
+    _start_epoch,
+    _wait,
+    on_two_threads,
+)
+from fastnn.kernels.losses import loss_sum, mean_loss, output_delta
+from fastnn.kernels.optim import step_range, step_scalars
+
+SHARE_0, SHARE_1 = np.int64(0), np.int64(1)  # int64, not literals (see .dense)
+ONE_PART = np.int64(1)
+# ``ctl[STEPPED]`` counts the phases opened; ``ctl[CLAIMED]`` and ``ctl[DONE]`` count
+# the second shares claimed and finished. ``acc``: the epoch's loss, the batch's
+# summed loss, unused, each share's squared weights.
+LOSS, SQUARES = 1, 3
+
+# The model-parallel scheme is used when the widest layer has at least SPLIT_MIN_WEIGHTS
+# weights and at least SPLIT_MIN_WEIGHTS_PER_ROW per row of the batch. Measured on 2
+# cores, moons data, float64, ms per epoch, min over 6 fits alternating split / rows:
+#   2-512-512-1, batch 128: 205 / 220 (float32 109 / 109)
+#   2-384-384-1, batch 32, 64, 128: 152 / 182, 141 / 137, 116 / 114
+#   2-256-256-1, batch 32, 64, 128: 76 / 88, 63 / 65, 57 / 53
+#   2-128-128-1, batch 32, 64, 128: 25 / 22, 27 / 28, 31 / 25
+#   moons 2-64-64-1 b64: 9.6 / 5.8; digits 64-128-64-10 b32: 5.1 / 4.0
+# Per batch, the row split exchanges parameters (its cost grows with the weights) and
+# the unit split meets 2 L - 1 times and exchanges activations (it grows with the batch).
+SPLIT_MIN_WEIGHTS = 65_536
+SPLIT_MIN_WEIGHTS_PER_ROW = 1_024
+
+
+def splits_units(sizes, batch_size, dropout=False):
+    """Whether a fit's mini-batches run model-parallel (this module) rather than
+    data-parallel (:mod:`.epoch`): when the widest layer has at least
+    :data:`SPLIT_MIN_WEIGHTS` weights, and :data:`SPLIT_MIN_WEIGHTS_PER_ROW` per row of
+    the batch, with a hidden layer and no dropout. Chosen from the shapes alone, so that
+    the bits never depend on the machine."""
+    sizes = [int(n) for n in sizes]
+    widest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return (
+        len(sizes) >= 3
+        and not dropout
+        and widest >= SPLIT_MIN_WEIGHTS
+        and widest >= SPLIT_MIN_WEIGHTS_PER_ROW * batch_size
+    )
+
+
+@jit(internal=True)
+def _units(n, k):
+    """The block of a layer's ``n`` units that share ``k`` owns: ``(u0, u1)``; the
+    first block is cut at a multiple of 16 units (a 64-byte cache line of float32)."""
+    half = (n // 2) // 16 * 16 if n >= 32 else n // 2
+    return (0, half) if k == 0 else (half, n)
+
+
+@jit(internal=True)
+def mm(A, B, C):
+    """``C = A @ B`` on views of any strides (:func:`.blas.gemm`), with plain loops for
+    products of at most ``SMALL_PRODUCT`` multiply-adds (as :func:`.dense.matmul`)."""
+    n, k = A.shape
+    m = B.shape[1]
+    if n * k * m > SMALL_PRODUCT:
+        gemm(A, B, C, 0.0)
+    else:
+        matmul_loops(A, B, C)
+
+
+# Elementwise passes over a block of columns go row by row, each row a contiguous slice
+# indexed from 0: over a strided view (a stride LLVM cannot know), or from a run-time
+# column offset (an index that might be negative, so Numba wraps it), the loops do not
+# vectorise (measured: 70 instead of 8 us per 128 x 256 block of float32).
+
+
+@jit(internal=True)
+def _activate_row(z, b, code):
+    for j in range(z.shape[0]):
+        z[j] = _hidden(z[j] + b[j], code)
+
+
+@jit(internal=True)
+def _activate_columns(Z, b, c0, c1, code):
+    """``Z[:, c0:c1] = f(Z + b)`` there, in one pass."""
+    for r in range(Z.shape[0]):
+        _activate_row(Z[r, c0:c1], b[c0:c1], code)
+
+
+@jit(internal=True)
+def _sum_activate_row(p_0, p_1, b, a, code):
+    for j in range(a.shape[0]):
+        a[j] = _hidden(p_0[j] + p_1[j] + b[j], code)
+
+
+@jit(internal=True)
+def _sum_activate_columns(P_0, P_1, b, A, c0, c1, code):
+    """``A[:, c0:c1] = f(P_0 + P_1 + b)`` there, in one pass."""
+    for r in range(A.shape[0]):
+        _sum_activate_row(P_0[r, c0:c1], P_1[r, c0:c1], b[c0:c1], A[r, c0:c1], code)
+
+
+@jit(internal=True)
+def _derive_row(a, d, sums, code):
+    for j in range(a.shape[0]):
+        v = _derivative(a[j], d[j], code)
+        d[j] = v
+        sums[j] += v
+
+
+@jit(internal=True)
+def _derive_columns(A, delta, db, c0, c1, code, sums):
+    """``delta[:, c0:c1] *= f'`` (from ``A``) and ``db[c0:c1]`` = its column sums, row
+    by row (the order :mod:`.dense` adds in), in one pass. The sums build up in this
+    share's ``sums`` and are copied to ``db`` at the end: the two shares' parts of
+    ``db`` may share a cache line, which would bounce between the cores on every row."""
+    m = c1 - c0
+    own = sums[:m]
+    for c in range(m):
+        own[c] = 0
+    for r in range(A.shape[0]):
+        _derive_row(A[r, c0:c1], delta[r, c0:c1], own, code)
+    d = db[c0:c1]
+    for c in range(m):
+        d[c] = own[c]
+
+
+@jit(internal=True)
+def _column_sums(delta, db):
+    """``db = delta.sum(axis=0)``, row by row (the order :mod:`.dense` adds in)."""
+    for c in range(db.shape[0]):
+        db[c] = 0
+    for r in range(delta.shape[0]):
+        for c in range(db.shape[0]):
+            db[c] += delta[r, c]
+
+
+@jit(internal=True)
+def _partial(scratch, layer, k, B, widest, nb, cols):
+    """Share ``k``'s part ``P_k`` of layer ``layer``'s product (``nb`` rows, ``cols``
+    columns). Layers alternate between two pairs of buffers: a share writes the next
+    layer's part while the other may still read this one's."""
+    start = ((layer % 2) * 2 + k) * B * widest
+    return scratch[start : start + nb * cols].reshape((nb, cols))
+
+
+@jit(internal=True)
+def _output_buffers(scratch, layers, sizes, B, widest, k, nb):
+    """The buffers share ``k``'s output and output delta go to (``nb`` rows): the layer
+    buffers for share 0, its own for share 1."""
+    n_out = sizes[sizes.shape[0] - 1]
+    L = sizes.shape[0] - 1
+    if k == 0:
+        return (layer_buffer(layers, sizes, L - 1, nb, ACTIVATIONS),
+                layer_buffer(layers, sizes, L - 1, nb, DELTAS))  # fmt: skip
+    base = 4 * B * widest
+    Z = scratch[base : base + nb * n_out].reshape((nb, n_out))
+    D = scratch[base + B * n_out : base + B * n_out + nb * n_out].reshape((nb, n_out))
+    return Z, D
+
+
+@jit(internal=True)
+def _step_run(theta, grad, state, scalars, codes, a, e, sw_sum, penalised):
+    """Finish the gradient of the parameters ``a:e`` and step them; return the sum of
+    their squares before the step if they are weights (``penalised``)."""
+    W = theta[a:e]
+    squares = np.dot(W, W) if penalised else 0.0  # BLAS dot, as losses.penalty
+    _finish(grad[a:e], grad[a:e], ONE_PART, W, scalars[ALPHA], sw_sum, penalised)
+    step_range(theta, grad, state, scalars, codes, a, e)
+    return squares
+
+
+@jit(internal=True)
+def _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum):
+    """Share ``k`` finishes and steps the parameters it owns (see the module's
+    docstring); returns the sum of the squares of its weights before the step."""
+    L = sizes.shape[0] - 1
+    squares = 0.0
+    n_in, n_units = sizes[0], sizes[1]
+    u0, u1 = _units(n_units, k)
+    W_start, _ = layer_offsets(sizes, 0)
+    for r in range(n_in):  # the first layer: a block of columns, row by row
+        a = W_start + r * n_units
+        squares += _step_run(theta, grad, state, scalars, codes, a + u0, a + u1, sw_sum,
+                             PENALISED)  # fmt: skip
+    for i in range(1, L):  # later layers: the rows fed by this share's units
+        fan_out = sizes[i + 1]
+        u0, u1 = _units(sizes[i], k)
+        W_start, _ = layer_offsets(sizes, i)
+        squares += _step_run(theta, grad, state, scalars, codes, W_start + u0 * fan_out,
+                             W_start + u1 * fan_out, sw_sum, PENALISED)  # fmt: skip
+    for i in range(L):  # biases: this share's units; the output layer's, share 0
+        _, b_start = layer_offsets(sizes, i)
+        if i < L - 1:
+            u0, u1 = _units(sizes[i + 1], k)
+        elif k == 0:
+            u0, u1 = 0, sizes[L]
+        else:
+            u0, u1 = 0, 0
+        _step_run(theta, grad, state, scalars, codes, b_start + u0, b_start + u1, sw_sum,
+                  NOT_PENALISED)  # fmt: skip
+    return squares
+
+
+@jit(internal=True)
+def _forward_part(i, k, A_own, sizes, theta, codes, scratch, B, widest, nb):
+    """Share ``k``'s part of layer ``i``'s product, from its own units below:
+    ``P_k = A[:, own] @ W[own, :]`` (share 0 adds the bias to the output layer's)."""
+    u0, u1 = _units(sizes[i], k)
+    W, b = layer_params(theta, sizes, i)
+    P = _partial(scratch, i, k, B, widest, nb, sizes[i + 1])
+    mm(A_own, W[u0:u1, :], P)
+    if k == 0 and i == sizes.shape[0] - 2:  # the output layer's bias: see _phase
+        for r in range(nb):
+            for c in range(P.shape[1]):
+                P[r, c] += b[c]
+
+
+@jit(internal=True)
+def _first_layer_grad(k, Xb, sizes, grad, layers, nb):
+    """Share ``k``'s columns of the first layer's ``dW``, from its columns of the
+    first layer's delta."""
+    u0, u1 = _units(sizes[1], k)
+    delta = layer_buffer(layers, sizes, 0, nb, DELTAS)[:, u0:u1]
+    dW, _ = layer_params(grad, sizes, 0)
+    mm(Xb.T, delta, dW[:, u0:u1])
+
+
+@jit(internal=True)
+def _backward_row_layer(i, k, Xb, sizes, theta, grad, codes, layers, nb, D, sums):
+    """Share ``k`` of layer ``i``'s backward pass (``i >= 1``), from the whole delta
+    ``D`` of its outputs: its rows of ``dW``, then its own columns of the delta below
+    (times ``f'``) and of that layer's ``db`` (summed in ``sums``)."""
+    u0, u1 = _units(sizes[i], k)
+    A = layer_buffer(layers, sizes, i - 1, nb, ACTIVATIONS)
+    W, _ = layer_params(theta, sizes, i)
+    dW, _ = layer_params(grad, sizes, i)
+    mm(A[:, u0:u1].T, D, dW[u0:u1, :])
+    delta = layer_buffer(layers, sizes, i - 1, nb, DELTAS)
+    mm(D, W[u0:u1, :].T, delta[:, u0:u1])
+    _, db = layer_params(grad, sizes, i - 1)
+    _derive_columns(A, delta, db, u0, u1, codes[HIDDEN], sums)
+
+
+@jit(internal=True)
+def _phase(p, k, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes, work, acc):
+    """Share ``k`` of phase ``p`` of batch ``b`` (see the module's docstring)."""
+    n = idx.shape[0]
+    n_in, n_out = X.shape[1], Y.shape[1]
+    L = sizes.shape[0] - 1
+    B = np.int64(scalars[BATCH_SIZE])
+    start = (b % ((n + B - 1) // B)) * B
+    nb = min(B, n - start)
+    X_buf, Y_buf, sw_buf, layers, _, scratch = _buffers(work, B, n_in, n_out, sizes, theta.shape[0])
+    Xb = X_buf[: nb * n_in].reshape((nb, n_in))
+    Yb = Y_buf[: nb * n_out].reshape((nb, n_out))
+    swb = sw_buf[:nb]
+    widest = 0
+    for j in range(1, L + 1):
+        widest = max(widest, sizes[j])
+    sums_start = 4 * B * widest + 2 * B * n_out + k * (widest + 16)
+    sums = scratch[sums_start : sums_start + widest]
+    if p == 0:  # gather: each share copies half the rows
+        mid = (nb + 1) // 2
+        _gather(X, Y, sw, idx, start, 0 if k == 0 else mid, mid if k == 0 else nb, Xb, Yb, swb)
+    elif p == 1:  # the first layer, own units; then this share's part of the next layer
+        u0, u1 = _units(sizes[1], k)
+        W, b_ = layer_params(theta, sizes, 0)
+        A = layer_buffer(layers, sizes, 0, nb, ACTIVATIONS)
+        mm(Xb, W[:, u0:u1], A[:, u0:u1])
+        _activate_columns(A, b_, u0, u1, codes[HIDDEN])
+        _forward_part(1, k, A[:, u0:u1], sizes, theta, codes, scratch, B, widest, nb)
+    elif p < L:  # hidden layer p - 1 >= 1: own units from the two parts; the next part
+        i = p - 1
+        u0, u1 = _units(sizes[i + 1], k)
+        P_0 = _partial(scratch, i, SHARE_0, B, widest, nb, sizes[i + 1])
+        P_1 = _partial(scratch, i, SHARE_1, B, widest, nb, sizes[i + 1])
+        A = layer_buffer(layers, sizes, i, nb, ACTIVATIONS)
+        _, b_ = layer_params(theta, sizes, i)
+        _sum_activate_columns(P_0, P_1, b_, A, u0, u1, codes[HIDDEN])
+        _forward_part(i + 1, k, A[:, u0:u1], sizes, theta, codes, scratch, B, widest, nb)
+    elif p == L:  # the output layer (each share for itself), then its backward pass
+        P_0 = _partial(scratch, L - 1, SHARE_0, B, widest, nb, n_out)
+        P_1 = _partial(scratch, L - 1, SHARE_1, B, widest, nb, n_out)
+        Zo, Do = _output_buffers(scratch, layers, sizes, B, widest, k, nb)
+        for r in range(nb):
+            for c in range(n_out):
+                Zo[r, c] = P_0[r, c] + P_1[r, c]
+        output_activate(Zo, codes[OUTPUT])
+        output_delta(Zo, Yb, swb, codes[OUTPUT], Do)
+        if k == 0:
+            acc[LOSS] = loss_sum(Zo, Yb, swb, codes[OUTPUT])
+            _, db_out = layer_params(grad, sizes, L - 1)
+            _column_sums(Do, db_out)
+        _backward_row_layer(L - 1, k, Xb, sizes, theta, grad, codes, layers, nb, Do, sums)
+        if L == 2:
+            _first_layer_grad(k, Xb, sizes, grad, layers, nb)
+            _step_phase(k, swb, sizes, theta, grad, state, scalars, codes, acc)
+    else:  # layer i >= 1, from the whole delta of its outputs (both shares' columns)
+        i = 2 * L - 1 - p
+        D = layer_buffer(layers, sizes, i, nb, DELTAS)
+        _backward_row_layer(i, k, Xb, sizes, theta, grad, codes, layers, nb, D, sums)
+        if i == 1:
+            _first_layer_grad(k, Xb, sizes, grad, layers, nb)
+            _step_phase(k, swb, sizes, theta, grad, state, scalars, codes, acc)
+
+
+@jit(internal=True)
+def _step_phase(k, swb, sizes, theta, grad, state, scalars, codes, acc):
+    """Share ``k``'s gradient is complete: finish it and step its parameters."""
+    sw_sum = 0.0
+    for r in range(swb.shape[0]):
+        sw_sum += swb[r]
+    acc[SQUARES + k] = _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum)
+
+
+@jit
+def _helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, ctl,
+            acc):  # fmt: skip
+    """Worker 1: share 1 of each phase it claims before worker 0 does."""
+    n = idx.shape[0]
+    B = np.int64(scalars[BATCH_SIZE])
+    phases = 2 * (sizes.shape[0] - 1) - 1
+    total = n_epochs * ((n + B - 1) // B) * phases
+    t = 0
+    while t < total:
+        if not _wait(ctl, STEPPED, t + 1):
+            return
+        if not atomic_cas(ctl, CLAIMED, t, t + 1):
+            t = atomic_load(ctl, CLAIMED)  # worker 0 ran it (this worker started late)
+            continue
+        _phase(t % phases, SHARE_1, t // phases, X, Y, sw, idx, sizes, theta, grad, state, scalars,
+               codes, work, acc)  # fmt: skip
+        atomic_store(ctl, DONE, t + 1)
+        t += 1
+
+
+@jit
+def run_epochs(
+    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses,
+    ctl, acc,
+):  # fmt: skip
+    """Run up to ``n_epochs`` epochs in one call; return how many ran. Same meaning as
+    :func:`fastnn.reference.run_epochs`, model-parallel (see the module's docstring).
+
+    This is worker 0: share 0 of every phase, share 1 too unless worker 1 claimed it,
+    and every epoch's bookkeeping. ``ctl`` and ``acc`` are the counters and sums it
+    shares with worker 1 (:data:`.epoch.N_CTL`, :data:`.epoch.N_ACC` long, zeroed).
+    """
+    n = idx.shape[0]
+    B = np.int64(scalars[BATCH_SIZE])
+    per_epoch = (n + B - 1) // B
+    phases = 2 * (sizes.shape[0] - 1) - 1
+    n_out = Y.shape[1]
+    _, _, sw_buf, _, _, _ = _buffers(work, B, X.shape[1], n_out, sizes, theta.shape[0])
+    _start_epoch(idx, theta, state, scalars, rng_state)
+    scalars[BATCH_COUNT] += 1
+    for b in range(n_epochs * per_epoch):
+        step_scalars(scalars, codes)
+        for p in range(phases):
+            t = b * phases + p
+            atomic_store(ctl, STEPPED, t + 1)
+            _phase(p, SHARE_0, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes,
+                   work, acc)  # fmt: skip
+            if atomic_cas(ctl, CLAIMED, t, t + 1):
+                _phase(p, SHARE_1, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes,
+                       work, acc)  # fmt: skip
+            else:
+                _wait(ctl, DONE, t + 1)
+        nb = min(B, n - (b % per_epoch) * B)
+        sw_sum = 0.0
+        for r in range(nb):
+            sw_sum += sw_buf[r]
+        loss = mean_loss(acc[LOSS], sw_sum, n_out, codes[OUTPUT])
+        squares = acc[SQUARES] + acc[SQUARES + 1]
+        acc[0] += (loss + 0.5 * scalars[ALPHA] * squares / sw_sum) * nb
+        if _epoch_end(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses,
+                      ctl, acc):  # fmt: skip
+            atomic_store(ctl, HALT, 1)
+            break
+    return ctl[EPOCHS]
+
+
+def run_epochs_2(
+    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
+):
+    """:func:`run_epochs` on two threads (worker 1 in a helper thread), with the same
+    bits as on one (:func:`run_epochs_1`)."""
+    ctl = np.zeros(N_CTL, dtype=np.int64)
+    acc = np.zeros(N_ACC, dtype=np.float64)
+    helper_args = (X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
+                   ctl, acc)  # fmt: skip
+    args = (*helper_args[:12], rng_state, losses, ctl, acc)
+    return on_two_threads(run_epochs, args, _helper, helper_args, ctl)
+
+
+def run_epochs_1(
+    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
+):
+    """:func:`run_epochs` on this thread alone: worker 0 runs both shares."""
+    ctl = np.zeros(N_CTL, dtype=np.int64)
+    acc = np.zeros(N_ACC, dtype=np.float64)
+    run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
+               rng_state, losses, ctl, acc)  # fmt: skip
+    return int(ctl[EPOCHS])

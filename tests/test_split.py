@@ -1,0 +1,177 @@
+"""The model-parallel epoch kernel (``fastnn/kernels/split.py``): each worker owns half
+of every hidden layer's units, and its products go to BLAS on strided views
+(``fastnn/kernels/blas.py``).
+
+As for the row split (``test_workers.py``): two workers give the bits of one, a worker
+1 that starts late changes nothing, training that stops mid-call stops the same way,
+and the numbers are the reference's. The kernels are driven directly on small networks
+(the engine only picks them for wide layers, :func:`splits_units`), and a wide network
+is fitted against scikit-learn.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from test_parity import MIN_EPOCHS, assert_same_fit, fit_pair
+from test_workers import run as run_epochs
+
+from fastnn import _codes as C
+from fastnn import kernels, reference
+from fastnn.kernels import epoch, split
+from fastnn.kernels.blas import product
+from fastnn.layout import layer_sizes
+
+BATCH = 16
+
+
+def run(kernel, dtype, batch=BATCH, hidden=(48, 32), n_epochs=3, n_samples=5 * BATCH, **kw):
+    """Everything ``kernel`` (a ``run_epochs``) returns or changes (``test_workers.run``)."""
+    engine = reference if kernel is reference.run_epochs else kernels
+    return run_epochs(engine, dtype, 1, kernel=kernel, batch=batch, hidden=hidden,
+                      n_epochs=n_epochs, n_samples=n_samples, **kw)  # fmt: skip
+
+
+CASES = {
+    "plain": {},
+    "one-hidden-layer": {"hidden": (40,)},
+    "three-hidden-layers": {"hidden": (40, 33, 24), "activation": C.TANH},
+    "binary": {"output": C.BINARY_LOG_LOSS, "activation": C.LOGISTIC},
+    "regression": {"output": C.SQUARED_ERROR, "solver": C.SGD},
+    "rmsprop": {"solver": C.RMSPROP, "activation": C.LEAKY_RELU},
+    "adamw": {"solver": C.ADAMW},
+    # A last batch of one row: share 1 gathers nothing.
+    "one-row-last-batch": {"n_samples": 4 * BATCH + 1},
+    "odd-last-batch": {"n_samples": 4 * BATCH + 7},
+    "batches-of-one-row": {"n_samples": 9, "batch": 1},
+    # Layers narrower than the 16-unit blocks: shares of unequal size, one unit wide.
+    "narrow": {"hidden": (3, 1)},
+    "converges-mid-call": {"n_iter_no_change": 0, "tol": 10.0, "n_epochs": 8},
+    "diverges-mid-call": {"solver": C.SGD, "lr": 1e12, "n_epochs": 6},
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES)
+def test_two_workers_give_the_bits_of_one(case, dtype):
+    one = run(split.run_epochs_1, dtype, **CASES[case])
+    two = run(split.run_epochs_2, dtype, **CASES[case])
+    for name in one:
+        assert_array_equal(two[name], one[name], err_msg=name)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c != "diverges-mid-call"])
+def test_the_unit_split_matches_the_reference(case):
+    got = run(split.run_epochs_2, np.float64, **CASES[case])
+    expected = run(reference.run_epochs, np.float64, **CASES[case])
+    assert_array_equal(got["done"], expected["done"])
+    assert_array_equal(got["idx"], expected["idx"])  # the same shuffles
+    assert_array_equal(got["rng_state"], expected["rng_state"])
+    # The layers' products are summed in two parts, in another order than one product.
+    for name in ("losses", "theta", "grad", "state"):
+        assert_allclose(got[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    assert got["scalars"][C.BATCH_COUNT] == expected["scalars"][C.BATCH_COUNT]
+
+
+def test_the_unit_split_matches_the_reference_in_float32():
+    got = run(split.run_epochs_2, np.float32, n_epochs=1)
+    expected = run(reference.run_epochs, np.float32, n_epochs=1)
+    for name in ("losses", "theta"):  # one epoch: the rounding has not grown yet
+        assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_stopping_cases_do_stop_early():
+    converged = run(split.run_epochs_2, np.float64, **CASES["converges-mid-call"])
+    assert converged["done"][0] < 8 and converged["scalars"][C.STOP] == C.CONVERGED
+    diverged = run(split.run_epochs_2, np.float64, **CASES["diverges-mid-call"])
+    assert diverged["done"][0] < 6 and diverged["scalars"][C.STOP] == C.DIVERGED
+    assert np.isfinite(diverged["theta"]).all()
+
+
+def test_worker_1_starting_late_or_never_changes_nothing(monkeypatch):
+    from fastnn import _threads
+
+    def late(fn, args):  # worker 1 starts only after worker 0 has finished
+        return lambda: fn(*args)
+
+    expected = run(split.run_epochs_1, np.float64)
+    monkeypatch.setattr(_threads, "start_helper", late)
+    got = run(split.run_epochs_2, np.float64)
+    for name in expected:
+        assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+# --- Which fits run it -----------------------------------------------------------------
+
+
+def test_wide_layers_split_units_and_the_rest_split_rows():
+    wide = layer_sizes(2, (512, 512), 1)
+    assert split.splits_units(wide, 128)
+    assert epoch.epochs_kernel(wide, 128, workers=2) is split.run_epochs_2
+    assert epoch.epochs_kernel(wide, 128, workers=1) is split.run_epochs_1
+    assert not split.splits_units(wide, 128, dropout=True)  # masks are drawn by rows
+    assert epoch.epochs_kernel(wide, 128, workers=2, dropout=True) is epoch.run_epochs_2
+    # 256 x 256 weights: unit split for batches up to 64 rows, row split above.
+    assert split.splits_units(layer_sizes(2, (256, 256), 1), 64)
+    assert not split.splits_units(layer_sizes(2, (256, 256), 1), 128)
+    for hidden, batch in [((64, 64), 64), ((128, 64), 32), ((100,), 200)]:
+        assert not split.splits_units(layer_sizes(64, hidden, 10), batch)
+
+
+def test_a_wide_fit_is_scikit_learns(monkeypatch):
+    """A network the engine trains model-parallel reproduces scikit-learn's fit."""
+    ran = []
+    for name in ("run_epochs_1", "run_epochs_2"):
+        kernel = getattr(split, name)
+        monkeypatch.setattr(split, name, lambda *a, k=kernel, n=name: (ran.append(n), k(*a))[1])
+    params = dict(hidden_layer_sizes=(256, 256), batch_size=32, max_iter=MIN_EPOCHS)
+    assert split.splits_units(layer_sizes(2, (256, 256), 1), 32)
+    got, expected, X = fit_pair("binary", "numba", **params)
+    assert ran  # the fit ran the unit split
+    assert_same_fit(got, expected, X)
+
+
+# --- Strided products ------------------------------------------------------------------
+
+
+def _views(M):
+    """A matrix and views of it with unit stride along one axis, as the kernel makes."""
+    n, m = M.shape
+    return {
+        "whole": M,
+        "columns": M[:, m // 3 :],
+        "rows": M[n // 3 :, :],
+        "transposed": M.T,
+        "transposed columns": M[:, : m // 2].T,
+        "one column": M[:, 1:2],
+        "one row": M[2:3, :],
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gemm_multiplies_strided_views(dtype):
+    rng = np.random.default_rng(0)
+    tol = {"rtol": 1e-12 if dtype == np.float64 else 1e-5}  # BLAS's rounding, not ours
+    for A in _views(rng.normal(size=(9, 7)).astype(dtype)).values():
+        for B in _views(rng.normal(size=(A.shape[1], 11)).astype(dtype)).values():
+            if B.shape[0] != A.shape[1]:
+                continue
+            # C: a block of columns of a larger matrix, as the kernel writes.
+            big = rng.normal(size=(A.shape[0], B.shape[1] + 5)).astype(dtype)
+            C_ = big[:, 2 : 2 + B.shape[1]]
+            before = big.copy()
+            product(A, B, C_)
+            assert_allclose(C_, A.astype(np.float64) @ B, **tol)
+            assert_array_equal(big[:, :2], before[:, :2])  # nothing outside the block
+            assert_array_equal(big[:, 2 + B.shape[1] :], before[:, 2 + B.shape[1] :])
+            product(A, B, C_, beta=1.0)  # C = A @ B + C
+            assert_allclose(C_, 2 * (A.astype(np.float64) @ B), **tol)
+
+
+def test_gemm_handles_empty_and_rejects_bad_shapes():
+    C_ = np.ones((3, 4))
+    product(np.zeros((3, 0)), np.zeros((0, 4)), C_, beta=0.5)  # k = 0: C = beta C
+    assert_array_equal(C_, 0.5)
+    with pytest.raises(ValueError, match="shapes"):
+        product(np.ones((3, 2)), np.ones((3, 4)), C_)
+    with pytest.raises(ValueError, match="unit stride"):
+        product(np.ones((4, 2)), np.ones((2, 3)), np.ones((3, 4)).T)
