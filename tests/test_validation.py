@@ -287,7 +287,7 @@ def invalid_cases():
                 yield pytest.param(estimator, name, value, allowed, id=case_id)
 
 
-@pytest.mark.parametrize(("estimator", "name", "value", "allowed"), invalid_cases())
+@pytest.mark.parametrize(("estimator", "name", "value", "allowed"), list(invalid_cases()))
 def test_invalid_parameter_names_itself_and_its_range(estimator, name, value, allowed):
     model = estimator(**{**QUICK, name: value})
     message = rf"The '{name}' parameter of {estimator.__name__} {allowed}"
