@@ -99,7 +99,9 @@ class WorkerChoice:
     """How many workers the next call of a fit's epoch kernel runs, from the times per
     mini-batch of earlier calls of the same network shape (in this process).
 
-    Two workers by default. A two-worker call more than :attr:`SLOWER` times slower per
+    Two workers by default, and one for the second call: a process that starts while
+    two workers are slow (the vCPUs far apart) would otherwise take their slow time for
+    the usual one. A two-worker call more than :attr:`SLOWER` times slower per
     mini-batch than usual (the fastest seen) is followed by a one-worker call. One
     worker stays while it measures faster than two last did, and every
     :attr:`PROBE_EVERY`-th call tries two again. If one worker was no faster, two are
@@ -116,10 +118,14 @@ class WorkerChoice:
         self.usual = float("inf")  # seconds per mini-batch on two workers
         self.last = {1: float("inf"), 2: float("inf")}
         self._calls_on_one = 0
+        self._tried_one = False
 
     def next_workers(self):
         """1 or 2, for the next call."""
         with self._lock:
+            if not self._tried_one and self.last[2] < float("inf"):
+                self._tried_one = True
+                return 1  # the first comparison of one worker with two
             if self.workers == 1:
                 self._calls_on_one += 1
                 if self._calls_on_one >= self.PROBE_EVERY:
@@ -141,6 +147,8 @@ class WorkerChoice:
             elif t >= self.last[2]:
                 self.workers = 2  # one worker was no faster
                 self.usual = self.last[2]
+            elif self.workers == 2:  # the first trial: one worker was faster
+                self.workers, self._calls_on_one = 1, 0
 
 
 _choices = {}

@@ -289,6 +289,8 @@ def test_worker_choice_falls_back_to_one_worker_while_two_are_slower():
     choice = WorkerChoice()
     assert choice.next_workers() == 2
     choice.record(2, 1.0)  # the usual time per mini-batch
+    assert choice.next_workers() == 1  # the second call compares one worker
+    choice.record(1, 1.2)  # slower: two again
     assert choice.next_workers() == 2
     choice.record(2, 1.4)  # within SLOWER of the usual
     assert choice.next_workers() == 2
@@ -303,11 +305,27 @@ def test_worker_choice_falls_back_to_one_worker_while_two_are_slower():
     assert [choice.next_workers() for _ in range(5)] == [2] * 5
 
 
+def test_worker_choice_starting_slow_moves_to_one_worker():
+    # A process that starts while two workers are slow: the second call's trial of one
+    # worker finds it faster, and one stays until two measure faster again.
+    from fastnn._threads import WorkerChoice
+
+    choice = WorkerChoice()
+    choice.record(2, 3.0)  # slow from the start: no usual time to compare it with
+    assert choice.next_workers() == 1
+    choice.record(1, 1.5)
+    assert [choice.next_workers() for _ in range(4)] == [1, 1, 1, 2]
+    choice.record(2, 1.0)  # the vCPUs are close again
+    assert [choice.next_workers() for _ in range(4)] == [2] * 4
+
+
 def test_worker_choice_keeps_two_workers_when_one_is_no_faster():
     from fastnn._threads import WorkerChoice
 
     choice = WorkerChoice()
     choice.record(2, 1.0)
+    assert choice.next_workers() == 1
+    choice.record(1, 1.2)
     choice.record(2, 2.0)  # slower: try one worker
     assert choice.next_workers() == 1
     choice.record(1, 3.0)  # no faster: the machine is slower, two stay
