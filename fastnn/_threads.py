@@ -99,11 +99,12 @@ class WorkerChoice:
     """How many workers the next call of a fit's epoch kernel runs, from the times per
     mini-batch of earlier calls of the same network shape (in this process).
 
-    Two workers by default, and one for the second call: a process that starts while
-    two workers are slow (the vCPUs far apart) would otherwise take their slow time for
-    the usual one. A two-worker call more than :attr:`SLOWER` times slower per
-    mini-batch than usual (the fastest seen) is followed by a one-worker call. One
-    worker stays while it measures faster than two last did, and every
+    Two workers by default. The first call is not counted (it may have compiled the
+    kernels), and the first call after a counted two-worker one runs on one worker: a
+    process that starts while two workers are slow (the vCPUs far apart) would otherwise
+    take their slow time for the usual one. A two-worker call more than :attr:`SLOWER`
+    times slower per mini-batch than usual (the fastest seen) is followed by a one-worker
+    call. One worker stays while it measures faster than two last did, and every
     :attr:`PROBE_EVERY`-th call tries two again. If one worker was no faster, two are
     back, and their slower time becomes the usual one (the machine is slower, not the
     hand-over). The number of workers changes the speed, never the bits.
@@ -119,6 +120,7 @@ class WorkerChoice:
         self.last = {1: float("inf"), 2: float("inf")}
         self._calls_on_one = 0
         self._tried_one = False
+        self._counting = False  # from the second call on
 
     def next_workers(self):
         """1 or 2, for the next call."""
@@ -136,6 +138,9 @@ class WorkerChoice:
     def record(self, workers, seconds_per_batch):
         """A call on ``workers`` workers took ``seconds_per_batch`` per mini-batch."""
         with self._lock:
+            if not self._counting:
+                self._counting = True
+                return
             t = seconds_per_batch
             self.last[workers] = t
             if workers == 2:
