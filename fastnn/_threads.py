@@ -162,8 +162,9 @@ _choices_lock = threading.Lock()
 
 def worker_choice(key):
     """The process's :class:`WorkerChoice` for fits keyed ``key``: their network's
-    shape, batch size, dtype and codes, and whether each call runs one epoch (its fixed
-    cost per call then weighs more per mini-batch)."""
+    shape, batch size, dtype and codes, whether they use dropout (which decides the
+    kernel, see :func:`fastnn.kernels.epoch.epochs_kernel`), and whether each call runs
+    one epoch (its fixed cost per call then weighs more per mini-batch)."""
     with _choices_lock:
         if key not in _choices:
             _choices[key] = WorkerChoice()

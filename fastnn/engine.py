@@ -137,7 +137,8 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
         run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, fit_workers(), dropout)
         if run_epochs is not kernels.epoch.epochs_kernel(sizes, batch_size, 1, dropout):
             shape = (tuple(int(n) for n in sizes), batch_size, dtype.str, tuple(codes))
-            choice = worker_choice((*shape, one_at_a_time))
+            # dropout: with it, a wide network runs the row split, not the unit split
+            choice = worker_choice((*shape, dropout, one_at_a_time))
         n_batches = -(-n_samples // batch_size)
     per_call = 1
     if engine is kernels and not one_at_a_time:

@@ -55,7 +55,8 @@ def aligned_zeros(length, dtype, alignment=64):
     line). NumPy only promises 16 bytes; the model-parallel kernel's two workers write
     neighbouring blocks of columns of the same rows, and a line holding the end of one
     block and the start of the next would bounce between the cores
-    (:mod:`fastnn.kernels.split`)."""
+    (:mod:`fastnn.kernels.split`). Inside the vector, the layer buffers those blocks are
+    in start at multiples of 16 entries when the batch is a multiple of 16 rows."""
     dtype = np.dtype(dtype)
     extra = alignment // dtype.itemsize
     buffer = np.zeros(length + extra, dtype=dtype)

@@ -9,17 +9,21 @@ and the numbers are the reference's. The kernels are driven directly on small ne
 is fitted against scikit-learn.
 """
 
+import threading
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from test_parity import MIN_EPOCHS, assert_same_fit, fit_pair
+from test_workers import problem, scalars_for
 from test_workers import run as run_epochs
 
 from fastnn import _codes as C
 from fastnn import kernels, reference
+from fastnn._threads import fit_workers
 from fastnn.kernels import epoch, split
 from fastnn.kernels.blas import product
-from fastnn.layout import layer_sizes
+from fastnn.layout import layer_sizes, work_size
 
 BATCH = 16
 
@@ -100,6 +104,55 @@ def test_worker_1_starting_late_or_never_changes_nothing(monkeypatch):
         assert_array_equal(got[name], expected[name], err_msg=name)
 
 
+def _direct_call(helper, ctl, n_epochs=20):
+    """``split.run_epochs`` with ``helper`` as worker 1, through ``on_two_threads``, on
+    the counters ``ctl`` (returned, with the epochs run)."""
+    X, Y, sw, sizes, theta = problem(np.float64, 5 * BATCH)
+    scalars = scalars_for(sizes, C.ADAM, batch=BATCH)
+    grad, state = np.zeros_like(theta), np.zeros(3 * theta.shape[0])
+    work = np.zeros(work_size(sizes, BATCH))
+    idx = np.arange(5 * BATCH, dtype=np.int64)
+    rng_state = np.append(*np.random.RandomState(0).get_state()[1:3]).astype(np.uint32)
+    losses = np.zeros(n_epochs)
+    codes = np.array([C.RELU, C.LOG_LOSS, C.ADAM], dtype=np.int64)
+    acc = np.zeros(epoch.N_ACC)
+    helper_args = (X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
+                   ctl, acc)  # fmt: skip
+    args = (*helper_args[:12], rng_state, losses, ctl, acc)
+    return epoch.on_two_threads(split.run_epochs, args, helper, helper_args, ctl)
+
+
+@pytest.mark.skipif(fit_workers() < 2, reason="two workers need two CPUs and Numba threads")
+def test_worker_1_runs_shares():
+    ctl = np.zeros(epoch.N_CTL, dtype=np.int64)
+    assert _direct_call(split._helper, ctl) == 20
+    assert ctl[epoch.DONE] > 0  # 20 epochs x 5 batches x 5 phases: worker 1 took some
+
+
+def test_an_error_in_worker_1_halts_worker_0():
+    # Worker 1 has claimed the first phase's second share, then fails: worker 0, which
+    # waits for that share, must stop rather than wait forever, and the error surfaces.
+    ctl = np.zeros(epoch.N_CTL, dtype=np.int64)
+    ctl[epoch.CLAIMED] = 1
+
+    def fails(*args):
+        raise ZeroDivisionError("in worker 1")
+
+    outcome = []
+
+    def call():
+        try:
+            _direct_call(fails, ctl)
+        except ZeroDivisionError as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "worker 0 still waits for worker 1's share"
+    assert outcome and ctl[epoch.HALT] == 1
+
+
 # --- Which fits run it -----------------------------------------------------------------
 
 
@@ -134,7 +187,7 @@ def test_a_wide_fit_is_scikit_learns(monkeypatch):
 
 
 def _views(M):
-    """A matrix and views of it with unit stride along one axis, as the kernel makes."""
+    """Views of ``M`` with unit stride along one axis, as the kernel makes them."""
     n, m = M.shape
     return {
         "whole": M,
@@ -144,34 +197,63 @@ def _views(M):
         "transposed columns": M[:, : m // 2].T,
         "one column": M[:, 1:2],
         "one row": M[2:3, :],
+        "one row of the transpose": M.T[1:2, :],
     }
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gemm_multiplies_strided_views(dtype):
     rng = np.random.default_rng(0)
-    tol = {"rtol": 1e-12 if dtype == np.float64 else 1e-5}  # BLAS's rounding, not ours
+    # BLAS's rounding, against float64: sums of up to 7 products of values about 1, so
+    # float32 loses about 1e-6 absolute (more than 1e-5 relative where terms cancel).
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-5}
+    pairs = 0
     for A in _views(rng.normal(size=(9, 7)).astype(dtype)).values():
-        for B in _views(rng.normal(size=(A.shape[1], 11)).astype(dtype)).values():
-            if B.shape[0] != A.shape[1]:
-                continue
-            # C: a block of columns of a larger matrix, as the kernel writes.
-            big = rng.normal(size=(A.shape[0], B.shape[1] + 5)).astype(dtype)
-            C_ = big[:, 2 : 2 + B.shape[1]]
-            before = big.copy()
-            product(A, B, C_)
-            assert_allclose(C_, A.astype(np.float64) @ B, **tol)
-            assert_array_equal(big[:, :2], before[:, :2])  # nothing outside the block
-            assert_array_equal(big[:, 2 + B.shape[1] :], before[:, 2 + B.shape[1] :])
-            product(A, B, C_, beta=1.0)  # C = A @ B + C
-            assert_allclose(C_, 2 * (A.astype(np.float64) @ B), **tol)
+        k = A.shape[1]
+        # B from a larger matrix, or the transpose of one, so that every view fits A.
+        sources = [rng.normal(size=(k + 4, 11)), rng.normal(size=(11, k + 4)).T]
+        for source in sources:
+            for B in _views(source.astype(dtype)).values():
+                B = B[:k]
+                if B.shape[0] != k or B.shape[1] == 0:
+                    continue
+                # C: a block of columns of a larger matrix, as the kernel writes.
+                big = rng.normal(size=(A.shape[0], B.shape[1] + 5)).astype(dtype)
+                C_ = big[:, 2 : 2 + B.shape[1]]
+                before = big.copy()
+                product(A, B, C_)
+                expected = A.astype(np.float64) @ B
+                assert_allclose(C_, expected, **tol)
+                assert_array_equal(big[:, :2], before[:, :2])  # nothing outside the block
+                assert_array_equal(big[:, 2 + B.shape[1] :], before[:, 2 + B.shape[1] :])
+                product(A, B, C_, beta=1.0)  # C = A @ B + C
+                assert_allclose(C_, 2 * expected, **tol)
+                pairs += 1
+    assert pairs > 60
 
 
-def test_gemm_handles_empty_and_rejects_bad_shapes():
+def test_gemm_writes_a_one_column_view_of_a_transpose():
+    # One column of a transposed matrix: its rows are one entry apart.
+    A, B = np.arange(8.0).reshape(4, 2), np.ones((2, 1))
+    big = np.zeros((3, 4))
+    C_ = big.T[:, 0:1]
+    product(A, B, C_)
+    assert_array_equal(C_[:, 0], [1, 5, 9, 13])
+    assert_array_equal(big[1:], 0)  # nothing written past the column
+
+
+def test_gemm_handles_empty_and_rejects_bad_views():
     C_ = np.ones((3, 4))
     product(np.zeros((3, 0)), np.zeros((0, 4)), C_, beta=0.5)  # k = 0: C = beta C
     assert_array_equal(C_, 0.5)
+    C_[:] = np.nan
+    product(np.zeros((3, 0)), np.zeros((0, 4)), C_)  # beta = 0: C is not read
+    assert_array_equal(C_, 0.0)
     with pytest.raises(ValueError, match="shapes"):
         product(np.ones((3, 2)), np.ones((3, 4)), C_)
-    with pytest.raises(ValueError, match="unit stride"):
+    with pytest.raises(ValueError, match="unit stride along their rows"):
         product(np.ones((4, 2)), np.ones((2, 3)), np.ones((3, 4)).T)
+    with pytest.raises(ValueError, match="unit stride along one axis"):
+        product(np.ones((3, 8))[:, ::2], np.ones((4, 4)), C_)
+    with pytest.raises(Exception, match="(?i)typing|no implementation|cannot"):
+        product(np.ones((3, 2), dtype=np.float32), np.ones((2, 4)), C_)  # mixed dtypes

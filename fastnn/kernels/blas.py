@@ -30,6 +30,8 @@ def _xxgemm(typingctx, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, 
     """Column-major ``C = alpha op(A) op(B) + beta C`` on the data of three arrays
     (Fortran BLAS's argument order; ``transa``/``transb`` true for ``'t'``). Returns
     BLAS's status (0: done)."""
+    if not (A.dtype == B.dtype == C.dtype and C.dtype in (types.float32, types.float64)):
+        return None  # one floating dtype for all three, or no such function
     sig = types.int32(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
     def codegen(context, builder, signature, args):
@@ -73,13 +75,15 @@ def _xxgemm(typingctx, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, 
 def _layout(M):
     """``(transposed, ld)`` of a 2-D view with unit stride along one axis: row-major
     with rows ``ld`` apart, or (``transposed``) column-major with columns ``ld`` apart.
-    A leading dimension is at least the length it spans, as BLAS requires, even where
-    the other axis has one entry and its stride means nothing."""
+    An axis of one entry counts as unit stride (its stride means nothing), and a leading
+    dimension is at least the length it spans, as BLAS requires."""
     rows, cols = M.shape
     s0, s1 = M.strides[0] // M.itemsize, M.strides[1] // M.itemsize
-    if s1 == 1:
+    if s1 == 1 or cols == 1:
         return False, max(s0, cols, 1)
-    return True, max(s1, rows, 1)
+    if s0 == 1 or rows == 1:
+        return True, max(s1, rows, 1)
+    raise ValueError("gemm needs views with unit stride along one axis")
 
 
 @jit(internal=True)
@@ -94,14 +98,16 @@ def gemm(A, B, C, beta):
     n = C.shape[1]
     if m == 0 or n == 0:
         return
-    if k == 0:
+    if k == 0:  # no product: BLAS would not read C when beta is 0, so neither do we
         for i in range(m):
             for j in range(n):
-                C[i, j] = beta * C[i, j]
+                C[i, j] = beta * C[i, j] if beta != 0 else 0
         return
     ta, lda = _layout(A)
     tb, ldb = _layout(B)
-    _, ldc = _layout(C)
+    tc, ldc = _layout(C)
+    if tc:
+        raise ValueError("gemm writes to views with unit stride along their rows")
     status = _xxgemm(tb, ta, n, m, k, 1.0, B, ldb, A, lda, beta, C, ldc)
     if status != 0:
         raise ValueError("BLAS gemm rejected its arguments")
@@ -110,8 +116,6 @@ def gemm(A, B, C, beta):
 @jit
 def product(A, B, C, beta=0.0):
     """:func:`gemm`, callable from Python (for tests)."""
-    if C.strides[1] != C.itemsize and C.shape[1] > 1:
-        raise ValueError("C must have unit stride along its rows")
     if A.shape[1] != B.shape[0] or A.shape[0] != C.shape[0] or B.shape[1] != C.shape[1]:
         raise ValueError("shapes do not match")
     gemm(A, B, C, np.float64(beta))

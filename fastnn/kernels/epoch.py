@@ -377,8 +377,8 @@ def run_epochs(
                 _block(
                     b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc
                 )
-            else:
-                _wait(ctl, DONE, b + 1)
+            elif not _wait(ctl, DONE, b + 1):
+                break  # halted: worker 1 failed
         sw_sum = 0.0
         for r in range(nb):
             sw_sum += sw_buf[r]
@@ -422,8 +422,18 @@ def run_epochs_2(
 def on_two_threads(worker_0, args, worker_1, helper_args, ctl):
     """Run ``worker_1(*helper_args)`` in a helper thread while this thread runs
     ``worker_0(*args)``; then halt worker 1 (``ctl[HALT]``), whatever happened to worker
-    0, and wait for it. Returns the epochs run (``ctl[EPOCHS]``)."""
-    wait = _threads.start_helper(worker_1, helper_args)
+    0, and wait for it (its error, if any, is raised here). Returns the epochs run
+    (``ctl[EPOCHS]``). An error in worker 1 halts worker 0 too, which would otherwise
+    wait for worker 1's share forever."""
+
+    def guarded(*a):
+        try:
+            worker_1(*a)
+        except BaseException:
+            ctl[HALT] = 1
+            raise
+
+    wait = _threads.start_helper(guarded, helper_args)
     try:
         worker_0(*args)
     finally:

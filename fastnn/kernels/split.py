@@ -23,8 +23,9 @@ output layer's bias is worker 0's. Per batch:
 - each hidden layer below, once both workers' columns of its delta exist: the same
   (its rows of ``dW``, its columns of the next delta down);
 - first layer: its columns ``dW[:, own] = X.T @ delta[:, own]``; then each worker
-  finishes the gradient of, and steps, the parameters it owns. No gradient or
-  parameter ever crosses between the cores; only activations and deltas do.
+  finishes the gradient of, and steps, the parameters it owns. Within an epoch no
+  gradient or parameter crosses between the cores; only the batch's rows, activations
+  and deltas do (worker 0 saves all the weights at each epoch's start).
 
 A batch takes ``2 L - 1`` phases for ``L`` layers. Each phase has two shares, claimed
 as in :mod:`.epoch`: worker 1 claims share 1 of a phase by compare-and-swap, or worker
@@ -84,7 +85,7 @@ LOSS, SQUARES = 1, 3
 # weights and at least SPLIT_MIN_WEIGHTS_PER_ROW per row of the batch. Measured on 2
 # cores, moons data, float64, ms per epoch, min over 6 fits alternating split / rows:
 #   2-512-512-1, batch 128: 205 / 220 (float32 109 / 109)
-#   2-384-384-1, batch 32, 64, 128: 152 / 182, 141 / 137, 116 / 114
+#   2-384-384-1, batch 32, 64, 128: 152 / 182, 141 / 137, 116 / 114 (the last two even)
 #   2-256-256-1, batch 32, 64, 128: 76 / 88, 63 / 65, 57 / 53
 #   2-128-128-1, batch 32, 64, 128: 25 / 22, 27 / 28, 31 / 25
 #   moons 2-64-64-1 b64: 9.6 / 5.8; digits 64-128-64-10 b32: 5.1 / 4.0
@@ -427,8 +428,8 @@ def run_epochs(
             if atomic_cas(ctl, CLAIMED, t, t + 1):
                 _phase(p, SHARE_1, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes,
                        work, acc)  # fmt: skip
-            else:
-                _wait(ctl, DONE, t + 1)
+            elif not _wait(ctl, DONE, t + 1):
+                return ctl[EPOCHS]  # halted: worker 1 failed (see .epoch.on_two_threads)
         nb = min(B, n - (b % per_epoch) * B)
         sw_sum = 0.0
         for r in range(nb):
