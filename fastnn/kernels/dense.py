@@ -184,7 +184,7 @@ def layer_buffer(work, sizes, i, nb, which):
     return work[start : start + nb * units].reshape((nb, units))
 
 
-@jit(internal=True)
+@jit(inline=True)
 def forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb):
     """:func:`forward` for the rows ``r0:r1`` of an ``nb``-row batch: ``X`` holds those
     rows, and each layer's activations go to the same rows of its buffer."""
@@ -213,7 +213,7 @@ def forward(X, sizes, theta, codes, scalars, work):
     forward_rows(X, sizes, theta, codes, scalars, work, 0, nb, nb)
 
 
-@jit(internal=True)
+@jit(inline=True)
 def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb, scratch):
     """The data term's gradient summed over the rows ``r0:r1`` of an ``nb``-row batch,
     into ``grad``: ``dW = A_prev.T @ delta``, ``db = sum(delta)``, not yet divided by
@@ -318,7 +318,7 @@ def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     return loss
 
 
-@jit(internal=True)
+@jit(inline=True)
 def _dense_layer(A, theta, sizes, codes, i):
     """A new array holding layer ``i``'s activations for the rows of ``A``."""
     W, b = layer_params(theta, sizes, i)

@@ -193,7 +193,7 @@ def _split_point(n):
     return (n // 2) // 16 * 16
 
 
-@jit(internal=True)
+@jit(inline=True)
 def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, codes, ctl, acc):
     """Batch ``b``'s blocks are done: finish the gradient and step the optimizer,
     sharing the elementwise work with worker 1 when ``parts == 2``, and add the batch's
@@ -232,7 +232,7 @@ def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, code
     acc[0] += (loss + 0.5 * scalars[ALPHA] * squares / sw_sum) * nb
 
 
-@jit(internal=True)
+@jit(inline=True)
 def _epoch_end(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc):
     """After batch ``b``: if it ended an epoch, that epoch's loss, divergence check and
     stopping rule, then the next epoch's start. Returns True if training stops."""
@@ -267,7 +267,7 @@ def _copy(src, dst):
         dst[k] = src[k]
 
 
-@jit(internal=True)
+@jit(inline=True)
 def _start_epoch(idx, theta, state, scalars, rng_state):
     """Save the weights (restored if the epoch diverges) and shuffle the rows."""
     _copy(theta, state[state.shape[0] - theta.shape[0] :])
@@ -275,7 +275,7 @@ def _start_epoch(idx, theta, state, scalars, rng_state):
         shuffle(idx, rng_state)
 
 
-@jit(internal=True)
+@jit(inline=True)
 def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, acc):
     """Gather and run block ``h`` of batch ``b`` (its summed gradient into ``g``, its
     summed loss into ``acc[1 + h]``)."""
@@ -371,14 +371,18 @@ def run_epochs(
     scalars[BATCH_COUNT] += 1
     atomic_store(ctl, STEPPED, 0)  # batch 0 released: worker 1 may start
     for b in range(n_epochs * per_epoch):
-        nb = _block(b, FIRST, parts, X, Y, sw, idx, sizes, theta, grad, scalars, codes, work, acc)
-        if parts == 2:
-            if atomic_cas(ctl, CLAIMED, b, b + 1):
-                _block(
-                    b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc
-                )
-            elif not _wait(ctl, DONE, b + 1):
-                break  # halted: worker 1 failed
+        # One call site for _block, which is inlined (fastnn/_jit.py: INLINE).
+        nb = 0
+        claimed = True
+        for h in range(parts):
+            if h == SECOND:
+                claimed = atomic_cas(ctl, CLAIMED, b, b + 1)
+                if not claimed:
+                    break  # worker 1 runs it
+            g = grad if h == FIRST else other
+            nb = _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, acc)
+        if not claimed and not _wait(ctl, DONE, b + 1):
+            break  # halted: worker 1 failed
         sw_sum = 0.0
         for r in range(nb):
             sw_sum += sw_buf[r]
