@@ -249,7 +249,10 @@ def test_output_activate(data, loss):
     dtype, Z, _ = data
     got, expected = Z.copy(), Z.copy()
     kernels.output_activate(got, loss)
-    reference.output_activate(expected, loss)
+    # Poisson's exp overflows to inf for a large Z (float32 past 88): both engines give
+    # inf, which assert_close compares; NumPy's overflow warning says nothing more.
+    with np.errstate(over="ignore"):
+        reference.output_activate(expected, loss)
     assert_close(got, expected, dtype)
 
 
