@@ -121,4 +121,4 @@ def pytest_terminal_summary(terminalreporter):
           "faster dtype for sklearn (float64) and torch (float32)).")  # fmt: skip
     for kind, seconds in sorted(COMPILE.items()):
         write(f"first fit in a new process, {kind} Numba cache: {seconds:.2f} s beyond "
-              "importing numpy, numba and scikit-learn")  # fmt: skip
+              "importing numpy, numba and scikit-learn (the faster of two)")  # fmt: skip
