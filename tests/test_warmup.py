@@ -20,20 +20,29 @@ def test_import_compiles_nothing_and_warmup_compiles_the_fit_kernels(tmp_path):
         import fastnn
         from fastnn import kernels
         from fastnn._threads import fit_workers
-        from fastnn.kernels import epoch, split
+        from fastnn.kernels import dense, epoch, split
         kernels_ = (kernels.run_epochs, kernels.predict, split.run_epochs)
         before = sum(len(f.signatures) for f in kernels_)
         fastnn.warmup(dtypes=("float64",))
         after = [len(f.signatures) for f in kernels_]
         helpers = [len(f.signatures) for f in (epoch._helper, split._helper)]
-        print(before, *after, fit_workers(), *helpers)
+        inlined = (epoch._block, epoch._step, epoch._epoch_end, epoch._start_epoch,
+                   dense.forward_rows, dense.backward_rows, dense._dense_layer)
+        alone = sum(len(f.overloads) for f in inlined)
+        print(before, *after, fit_workers(), *helpers, alone, len(epoch._update.overloads))
     """
-    before, rows, predict, units, workers, helper, units_helper = map(int, _run(script, tmp_path))
+    out = map(int, _run(script, tmp_path))
+    before, rows, predict, units, workers, helper, units_helper, alone, update = out
     assert before == 0
     assert rows >= 1 and predict >= 1
     assert units == 1  # the model-parallel kernel of wide networks
     # The second worker's kernels, if it can run.
     assert helper == units_helper == (1 if workers == 2 else 0)
+    # fastnn/_jit.py, INLINE: the big single-site helpers are typed inside their caller,
+    # never compiled on their own (each level compiled apart re-optimises all it calls);
+    # a helper that is not inlined, _update, was compiled apart.
+    assert alone == 0
+    assert update >= 1
     # The compiled code went to the cache folder, for the next process to load.
     assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path) for name in files)
 
