@@ -47,7 +47,7 @@ def _dot_gflops(a_shape, b_shape, dtype):
 # spell (here, the same fit measured 20 to 30 ms across runs of three rounds), and the
 # fastest of many is the figure that repeats. Every implementation is timed alike.
 # The machine's slow spells last seconds (see fastnn/_threads.py): with one second of
-# rounds, each of ten full runs on 2026-11-27 had some group's rounds all inside one.
+# rounds, each of ten full runs on 2026-11-28 had some group's rounds all inside one.
 ROUND_SECONDS = 3.0
 MIN_ROUNDS, MAX_ROUNDS = 3, 150
 
