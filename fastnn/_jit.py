@@ -2,8 +2,9 @@
 
 Every kernel is decorated with :func:`jit`. Options:
 
-- ``cache=True``: compiled machine code is written next to the sources (or to
-  ``NUMBA_CACHE_DIR``) so that a new process loads it instead of compiling again.
+- caching: compiled machine code is kept on disk (:mod:`fastnn._cache`): shipped with
+  the package when it was built by ``pip install .``, else in a per-user folder, so
+  that a new process loads it instead of compiling again.
 - ``nogil=True``: two threads can train two models at the same time.
 - ``error_model="numpy"``: division by zero gives inf/nan like NumPy instead of raising,
   and removes the per-division checks.
@@ -12,48 +13,14 @@ Every kernel is decorated with :func:`jit`. Options:
   so that NaN and infinity still behave (divergence detection relies on it).
 
 Nothing is compiled at import: signatures are left to Numba's lazy dispatch, so the
-first call per dtype compiles (or loads from cache). See :func:`fastnn.warmup`.
-
-Where the cache lives: a folder named after a digest of fastnn's sources, under
-``NUMBA_CACHE_DIR`` if set, else under ``XDG_CACHE_HOME`` or ``~/.cache``
-(:data:`CACHE_DIR`), never inside the installed package.
-
-- Numba's default writes ``__pycache__/*.nbi`` next to the sources; after
-  ``pip install .``, a later ``pip uninstall`` (or ``pip install -e .``) leaves those
-  folders behind as a ``fastnn`` namespace package that can hide the real one.
-- Numba checks a cached function against its own file only. A kernel whose file did
-  not change but which reads a constant or calls a function from a file that did
-  (``_codes.py``'s slot numbers, say) would load stale machine code. The digest of
-  every source file makes each version of fastnn compile into a folder of its own.
+first call per dtype compiles, or loads the compiled code. See :func:`fastnn.warmup`.
 """
 
-import hashlib
 import os
-import pathlib
 
 import numba
 
-
-def source_digest(root=None):
-    """A short SHA-256 of every ``.py`` file under ``root`` (names and contents); by
-    default, of fastnn's package."""
-    root = pathlib.Path(root or pathlib.Path(__file__).parent)
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
-
-
-CACHE_DIR = os.path.join(
-    os.environ.get("NUMBA_CACHE_DIR")
-    or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "fastnn",
-        "numba",
-    ),
-    source_digest(),
-)
+from fastnn import _cache
 
 FASTMATH_FLAGS = {"nsz", "arcp", "contract", "reassoc"}
 
@@ -63,11 +30,15 @@ def _fastmath():
 
 
 OPTIONS = {
-    "cache": True,
     "nogil": True,
     "error_model": "numpy",
     "fastmath": _fastmath(),
 }
+
+# Where compiled kernels are loaded from and saved to. Numba keys its cache on the
+# sources, the CPU and the signature, not on the options: the fastmath setting, which
+# an environment variable changes, names a cache of its own.
+STORE = _cache.Store(options={"fastmath": sorted(OPTIONS["fastmath"] or [])})
 
 
 # For helpers only compiled code calls: no Python-callable (nor C-callable) wrapper.
@@ -88,21 +59,18 @@ INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 INLINE = {**INTERNAL, "inline": "always"}
 
 
-def jit(func=None, *, internal=False, inline=False, **overrides):
+def jit(func=None, *, internal=False, inline=False, cache=True, **overrides):
     """Compile ``func`` with fastnn's Numba options (``overrides`` win).
 
     Usable bare (``@jit``) or with arguments (``@jit(internal=True)``);
     ``internal=True`` is for helpers that only compiled code calls (:data:`INTERNAL`),
-    ``inline=True`` for big ones that one site calls (:data:`INLINE`).
+    ``inline=True`` for big ones that one site calls (:data:`INLINE`). With ``cache``
+    (the default), the machine code is loaded from and saved to :data:`STORE`.
     """
     options = {**OPTIONS, **(INLINE if inline else INTERNAL if internal else {}), **overrides}
     if func is None:
-        return lambda f: jit(f, internal=internal, inline=inline, **overrides)
-    # Numba picks a function's cache folder when it is decorated, from its global
-    # config: point it at fastnn's folder for this decoration only.
-    previous = numba.config.CACHE_DIR
-    numba.config.CACHE_DIR = CACHE_DIR
-    try:
-        return numba.njit(**options)(func)
-    finally:
-        numba.config.CACHE_DIR = previous
+        return lambda f: jit(f, internal=internal, inline=inline, cache=cache, **overrides)
+    dispatcher = numba.njit(**options)(func)
+    if cache:
+        STORE.attach(dispatcher)
+    return dispatcher

@@ -21,15 +21,33 @@ on one, against 4 ms on two otherwise. :class:`WorkerChoice` watches each call's
 per mini-batch and runs one worker while two are measured slower (see there).
 """
 
+import contextlib
 import os
 import queue
 import threading
 
 import numba
 
+_forced = None  # the number of workers :func:`workers_forced` sets
+
+
+@contextlib.contextmanager
+def workers_forced(n):
+    """Within the block, :func:`fit_workers` is ``n`` whatever the machine, so that
+    :func:`fastnn.warmup` compiles the two-worker kernels on one CPU too (a package
+    built on one CPU may run on two). Not thread-safe: for warmup only."""
+    global _forced
+    previous, _forced = _forced, n
+    try:
+        yield
+    finally:
+        _forced = previous
+
 
 def fit_workers():
     """2 if Numba's thread count and this process's CPUs both allow it, else 1."""
+    if _forced is not None:
+        return _forced
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -637,7 +637,7 @@ def _report(trained, split, timing):
 
 
 def _speed(timing, model):
-    compiled = " (includes compilation or cache load)" if model.backend == "numba" else ""
+    compiled = f" ({_kernels_note()})" if model.backend == "numba" else ""
     if model.solver == "lbfgs":
         unit, steady = "iteration", timing.epochs
         first = f"warm-up fit {timing.first:.2f} s{compiled}"
@@ -651,6 +651,15 @@ def _speed(timing, model):
         f"time: {first}; then {per * 1e3:.3g} ms/{unit} over {steady} {unit}s, "
         f"{timing.n_samples / per:,.0f} samples/s"
     )
+
+
+def _kernels_note():
+    """What the first epoch included: loading the compiled kernels, or compiling them."""
+    from fastnn._jit import STORE
+
+    if STORE.compiled:
+        return f"includes compiling {len(STORE.compiled)} kernels; fastnn info says why"
+    return "includes loading the compiled kernels"
 
 
 def _save(trained, args):
@@ -776,7 +785,7 @@ def info():
     import sklearn
 
     import fastnn
-    from fastnn import _jit
+    from fastnn import _cache, _jit
 
     return {
         "fastnn": f"{fastnn.__version__} ({os.path.dirname(fastnn.__file__)})",
@@ -789,7 +798,7 @@ def info():
         "cores": _cores(),
         "numba threads": str(numba.config.NUMBA_NUM_THREADS),
         "numba threading layer": _threading_layer(numba),
-        "numba cache dir": _jit.CACHE_DIR,
+        **_cache.describe(_jit.STORE),
         "fastmath": "on" if _jit.OPTIONS["fastmath"] else "off (FASTNN_FASTMATH=1 turns it on)",
         "blas": _blas(),
     }

@@ -110,13 +110,12 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
         y_val = est._decode_targets(Y_val)
         validation = (X_val, y_val, Y_val_float, sw_val)
         sw = sw_train
-        X = np.ascontiguousarray(X)
-        Y = np.ascontiguousarray(Y)
     else:
         validation = None
 
     n_samples = X.shape[0]
-    sw_train = np.ones(n_samples, dtype=dtype) if sw is None else np.ascontiguousarray(sw)
+    X, Y = kernel_array(X), kernel_array(Y)
+    sw_train = np.ones(n_samples, dtype=dtype) if sw is None else kernel_array(sw)
     idx = np.arange(n_samples, dtype=np.int64)
     grad = np.zeros_like(theta)
     s = _prepare_scalars(est, opt.scalars, batch_size_for(est, n_samples))
@@ -387,7 +386,8 @@ def fit_lbfgs(est, X, Y, sw):
     theta = pack(est.coefs_, est.intercepts_, dtype)
     grad = np.zeros_like(theta)
     work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
-    sw = np.ones(X.shape[0], dtype=dtype) if sw is None else np.ascontiguousarray(sw)
+    X, Y = kernel_array(X), kernel_array(Y)
+    sw = np.ones(X.shape[0], dtype=dtype) if sw is None else kernel_array(sw)
     scalars = np.zeros(C.N_SCALARS, dtype=np.float64)
     scalars[C.ALPHA] = est.alpha
     start = theta.copy()
@@ -465,7 +465,21 @@ def fit_lbfgs(est, X, Y, sw):
 def predict_output(est, X):
     """Output activations for validated, contiguous ``X`` of the fitted dtype."""
     theta = pack(est.coefs_, est.intercepts_, X.dtype)
-    return BACKENDS[est.backend].predict(X, est._sizes, theta, est._codes)
+    return BACKENDS[est.backend].predict(kernel_array(X), est._sizes, theta, est._codes)
+
+
+def kernel_array(a):
+    """``a`` as the kernels were compiled for it: C-contiguous, aligned and writable.
+
+    Numba compiles a kernel per argument type, and a read-only array (a one-column
+    pandas frame's values, a memory-mapped file) is a type of its own: it would compile
+    in front of the user, where the compiled code shipped with fastnn has the writable
+    kind (:mod:`fastnn._cache`). Such arrays are copied instead; the kernels never
+    write to ``X`` or the weights.
+    """
+    if a.flags.c_contiguous and a.flags.aligned and a.flags.writeable:
+        return a
+    return np.array(a, order="C")
 
 
 def new_parameters(est, dtype):

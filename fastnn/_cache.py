@@ -1,0 +1,354 @@
+"""Where fastnn's compiled kernels come from, and the checks that keep them right.
+
+A Numba kernel compiles the first time it is called with new argument types, which
+takes seconds for fastnn's epoch kernels. The machine code is kept on disk in two
+folders, tried in this order before anything is compiled:
+
+1. **shipped**: ``fastnn/_compiled/``, written when the package is built (``setup.py``
+   runs :func:`fastnn._prebuild.build`), so that ``pip install .`` compiles once and a
+   first fit after it does not. Read only. Used only if its ``manifest.json`` matches
+   this process in everything that shapes machine code (:meth:`Store.environment`):
+   fastnn's sources, Python, Numba, llvmlite, NumPy, the compile options, and the CPU
+   (Numba's "magic tuple": target triple, CPU name, CPU features). Each file is used
+   only if its SHA-256 is the one the manifest lists.
+2. **user**: a folder under ``NUMBA_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/fastnn``
+   or ``~/.cache/fastnn``, named after the same environment (:attr:`Store.user_dir`).
+   Read, and written after each compile (under a file lock, so that processes that
+   compile at once do not drop each other's entries).
+
+Within each folder, Numba's own index checks what it always checks: its own version,
+the SHA-256 of the function's source file, the CPU, the signature and the function's
+bytecode. What does not match, or fails to read, is skipped: the kernel compiles
+instead, with the same bits.
+
+This is the one module that touches Numba's caching internals, which are private API:
+``numba.core.caching`` (``FunctionCache``, ``CompileResultCacheImpl``,
+``IndexDataCacheFile``, ``_CacheLocator``, ``_SourceFileBackedLocatorMixin``), a
+dispatcher's ``_cache`` attribute, and ``codegen.magic_tuple()``.
+``tests/test_cache.py`` fails loudly if a Numba upgrade changes them.
+"""
+
+import collections
+import contextlib
+import hashlib
+import json
+import os
+import pathlib
+import sys
+import time
+import warnings
+
+import llvmlite
+import numba
+import numpy as np
+from numba.core import caching
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: saves go unlocked, as Numba's own do
+    fcntl = None
+
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+SHIPPED_DIR = PACKAGE_DIR / "_compiled"
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+# Set to "0" to ignore the shipped machine code (to measure a compile, say).
+SHIPPED_SWITCH = "FASTNN_SHIPPED_KERNELS"
+
+
+def source_digest(root=None):
+    """A short SHA-256 of every ``.py`` file under ``root`` (names and contents); by
+    default, of fastnn's package.
+
+    Numba checks a cached function against its own source file only: a kernel whose
+    file did not change, but which reads a constant or calls a function from a file
+    that did, would load stale machine code. Every cache folder is named after (and
+    every manifest records) this digest of all of them.
+    """
+    root = pathlib.Path(root or PACKAGE_DIR)
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _digest(obj):
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _file_digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _user_root():
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return os.environ["NUMBA_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fastnn")
+
+
+class Store:
+    """The compiled code of one process: where it is read and written, and where each
+    kernel came from (:attr:`events`).
+
+    Parameters
+    ----------
+    options : dict
+        The compile options that change machine code and can change between processes
+        (``fastmath``): part of the environment a cached kernel must match, since Numba
+        does not key its cache on them.
+    """
+
+    def __init__(self, options):
+        self.options = options
+        self.sources = source_digest()
+        self.shipped_dir = SHIPPED_DIR
+        self.read_shipped = os.environ.get(SHIPPED_SWITCH, "1") != "0"
+        self.user_dir = os.path.join(_user_root(), f"{self.sources}-{_digest(self.versions())}")
+        self.events = []  # (kernel, "shipped", "user" or "compiled"), in order
+        self.unsaved = None  # why compiled code could not be saved, if it could not
+        self.skipped = []  # (origin, kernel, error) of cached code that failed to load
+        self._shipped = None  # (usable, reason, manifest), once checked
+        # Numba finds a function's folder through the locator classes of its cache's
+        # "impl" class: one pair of classes per store.
+        locator = type("Locator", (_Locator,), {"store": self})
+        self.impl_class = type(
+            "Impl", (caching.CompileResultCacheImpl,), {"_locator_classes": [locator]}
+        )
+
+    @property
+    def loaded(self):
+        """How many kernels were loaded from each folder (``"shipped"``, ``"user"``)."""
+        return collections.Counter(where for _, where in self.events if where != "compiled")
+
+    @property
+    def compiled(self):
+        """The names of the kernels compiled in this process."""
+        return [name for name, where in self.events if where == "compiled"]
+
+    def versions(self):
+        """What shapes machine code besides the sources and the CPU."""
+        return {
+            "python": sys.implementation.cache_tag + getattr(sys, "abiflags", ""),
+            "numba": numba.__version__,
+            "llvmlite": llvmlite.__version__,
+            "numpy": np.__version__,
+            "options": self.options,
+        }
+
+    def environment(self, codegen):
+        """Everything a cached kernel must have been built for, with Numba's
+        ``codegen`` (the CPU's magic tuple)."""
+        return {"sources": self.sources, **self.versions(), "target": list(codegen.magic_tuple())}
+
+    def attach(self, dispatcher):
+        """Make ``dispatcher`` load from and save to this store (instead of
+        ``cache=True``'s folder next to the sources)."""
+        dispatcher._cache = KernelCache(dispatcher.py_func, self)
+
+    def shipped(self, codegen):
+        """``(usable, reason, manifest)`` of the shipped folder, checked once."""
+        if self._shipped is None:
+            self._shipped = self._check_shipped(codegen)
+        return self._shipped
+
+    def _check_shipped(self, codegen):
+        if not self.read_shipped:
+            return False, f"ignored ({SHIPPED_SWITCH}=0)", None
+        path = self.shipped_dir / MANIFEST
+        if not path.exists():
+            return False, "none shipped (a source or editable install)", None
+        try:
+            manifest = json.loads(path.read_text())
+            built_for, files = manifest["environment"], manifest["files"]
+            if manifest["format"] != MANIFEST_FORMAT or not isinstance(files, dict):
+                raise ValueError(f"format {manifest['format']!r}")
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return False, f"not used: unreadable manifest ({error!r})", None
+        here = self.environment(codegen)
+        differ = [key for key in here if built_for.get(key) != here[key]]
+        if differ:
+            what = "; ".join(f"{k} {built_for.get(k)!r}, here {here[k]!r}" for k in differ)
+            return False, f"not used: built for other {', '.join(differ)} ({what})", manifest
+        return True, "used", manifest
+
+    def note_unsaved(self, error):
+        """A save failed: warn once per process, and remember why."""
+        if self.unsaved is None:
+            self.unsaved = f"{self.user_dir}: {error}"
+            warnings.warn(
+                f"fastnn could not save compiled kernels to {self.unsaved}. They will "
+                "compile again in the next process; set NUMBA_CACHE_DIR to a writable "
+                "folder to keep them.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+class _Locator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+    """A kernel's folder in a store: the path of its source file's folder relative to
+    the package (``kernels``), under the user folder; nothing is touched on disk until
+    a save. Source stamps are Numba's: the SHA-256 of the source file."""
+
+    store = None  # set on the subclass each Store makes
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        folder = pathlib.Path(py_file).resolve().parent
+        if folder.is_relative_to(PACKAGE_DIR):
+            self.relative = folder.relative_to(PACKAGE_DIR).as_posix()
+        else:  # a function outside the package (a test's, say)
+            self.relative = self.get_suitable_cache_subpath(py_file)
+
+    def get_cache_path(self):
+        return os.path.join(self.store.user_dir, self.relative)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        return cls(py_func, py_file)
+
+
+class _ShippedFile(caching.IndexDataCacheFile):
+    """The shipped folder's index and data files of one kernel, read only, each checked
+    against the SHA-256 its manifest lists before Numba unpickles it."""
+
+    def __init__(self, cache_path, filename_base, source_stamp, files):
+        super().__init__(cache_path, filename_base, source_stamp)
+        self._files = files
+        self._root = cache_path
+
+    def _verify(self, path, relative):
+        expected = self._files.get(relative)
+        if expected is None:
+            raise FileNotFoundError(f"{relative} is not in the manifest")
+        if _file_digest(path) != expected:
+            raise ValueError(f"{relative}: its SHA-256 differs from the manifest's")
+
+    def _load_index(self):
+        if not os.path.exists(self._index_path):
+            return {}
+        self._verify(self._index_path, self._relative(self._index_name))
+        return super()._load_index()
+
+    def _load_data(self, name):
+        self._verify(self._data_path(name), self._relative(name))
+        return super()._load_data(name)
+
+    def _relative(self, name):
+        return os.path.relpath(os.path.join(self._root, name), SHIPPED_DIR).replace(os.sep, "/")
+
+    def save(self, key, data):
+        raise PermissionError("the shipped folder is read only")
+
+
+class KernelCache(caching.FunctionCache):
+    """Numba's per-function cache, reading the shipped folder, then the user's, and
+    saving to the user's (see the module's docstring)."""
+
+    def __init__(self, py_func, store):
+        self._impl_class = store.impl_class
+        super().__init__(py_func)
+        self._store = store
+        self._shipped_file = None
+
+    def _origins(self, codegen):
+        usable, _, manifest = self._store.shipped(codegen)
+        if usable:
+            if self._shipped_file is None:
+                folder = self._store.shipped_dir / self._impl.locator.relative
+                self._shipped_file = _ShippedFile(
+                    str(folder),
+                    self._impl.filename_base,
+                    self._impl.locator.get_source_stamp(),
+                    manifest["files"],
+                )
+            yield "shipped", self._shipped_file
+        yield "user", self._cache_file
+
+    def load_overload(self, sig, target_context):
+        target_context.refresh()
+        if not self._enabled:
+            return None
+        codegen = target_context.codegen()
+        key = self._index_key(sig, codegen)
+        for origin, cache_file in self._origins(codegen):
+            try:
+                data = cache_file.load(key)
+                if data is None:
+                    continue
+                cres = self._impl.rebuild(target_context, data)
+            except Exception as error:  # unreadable or corrupt: the next origin, or compile
+                self._store.skipped.append((origin, self._py_func.__qualname__, repr(error)))
+                continue
+            self._store.events.append((self._py_func.__qualname__, origin))
+            return cres
+        return None
+
+    def save_overload(self, sig, data):
+        self._store.events.append((self._py_func.__qualname__, "compiled"))
+        try:
+            with self._locked():
+                super().save_overload(sig, data)
+        except Exception as error:  # a read-only or full disk: the fit goes on
+            self._store.note_unsaved(error)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold the folder's lock file: Numba's save reads the index, adds an entry and
+        writes it back, so two processes saving at once would drop one entry."""
+        path = self._impl.locator.get_cache_path()
+        os.makedirs(path, exist_ok=True)
+        if fcntl is None:
+            yield
+            return
+        with open(os.path.join(path, ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def describe(store):
+    """Where this process's compiled kernels come from, for ``fastnn info``.
+
+    Returns
+    -------
+    dict of str to str
+    """
+    from numba.core.registry import cpu_target
+
+    usable, reason, manifest = store.shipped(cpu_target.target_context.codegen())
+    shipped = reason
+    if manifest is not None:
+        built = manifest.get("built", 0)
+        shipped = (
+            f"{reason}; {len(manifest['files'])} files in {store.shipped_dir}, built {_when(built)}"
+        )
+    user = store.user_dir
+    files = [p for p in pathlib.Path(user).rglob("*.nbc")] if os.path.isdir(user) else []
+    if files:
+        newest = max(p.stat().st_mtime for p in files)
+        user += f" ({len(files)} kernels, newest written {_when(newest)})"
+    else:
+        user += " (empty)"
+    if store.unsaved:
+        user += f"; cannot save: {store.unsaved}"
+    this = ", ".join(f"{n} loaded from {k}" for k, n in sorted(store.loaded.items()))
+    return {
+        "shipped kernels": shipped,
+        "kernel cache": user,
+        "kernels this process": (f"{this or 'none loaded'}; {len(store.compiled)} compiled now"),
+    }
+
+
+def _when(seconds):
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+    age = max(0.0, time.time() - seconds)
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if age >= size:
+            return f"{stamp}, {age / size:.0f} {unit} ago"
+    return f"{stamp}, {age:.0f} seconds ago"

@@ -1,0 +1,334 @@
+"""Compiled kernels shipped with the package, and the user's cache (fastnn/_cache.py).
+
+A copy of the package is built as ``pip install .`` builds it (``fastnn._prebuild``
+compiles every kernel into its ``_compiled`` folder), once for this module. Each test
+then runs first fits in a new process on a copy of that copy, as it is or spoiled in
+one way, with an empty user cache, and checks where every kernel came from
+(tests/first_fit.py prints it) and that the results have the same bits as this
+process's fits of the same settings.
+"""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from first_fit import run
+
+import fastnn
+from fastnn import _cache
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = os.path.dirname(os.path.abspath(fastnn.__file__))
+
+
+def _copy_package(dest):
+    shutil.copytree(
+        PACKAGE, os.path.join(dest, "fastnn"), ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return dest
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A copy of the package with its kernels compiled in, as a wheel has them."""
+    root = _copy_package(str(tmp_path_factory.mktemp("built")))
+    compiled = os.path.join(root, "fastnn", "_compiled")
+    subprocess.run(
+        [sys.executable, "-m", "fastnn._prebuild", compiled],
+        cwd=root, env=dict(os.environ, PYTHONPATH=root), check=True, capture_output=True,
+    )  # fmt: skip
+    return root
+
+
+@pytest.fixture(scope="module")
+def built_elsewhere(tmp_path_factory):
+    """The float64 kernels a machine of another CPU would ship: built for Numba's
+    "generic" CPU, so that the index keys name it, as does the manifest."""
+    root = _copy_package(str(tmp_path_factory.mktemp("elsewhere")))
+    compiled = os.path.join(root, "fastnn", "_compiled")
+    subprocess.run(
+        [sys.executable, "-m", "fastnn._prebuild", compiled, "float64"],
+        cwd=root, env=dict(os.environ, PYTHONPATH=root, NUMBA_CPU_NAME="generic"),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return compiled
+
+
+def _install(built):
+    """A fresh copy of the built package, in a folder others may read (see
+    ``--as-nobody``), with an empty user cache beside it."""
+    root = tempfile.mkdtemp()
+    os.chmod(root, 0o755)
+    shutil.copytree(os.path.join(built, "fastnn"), os.path.join(root, "fastnn"))
+    os.makedirs(os.path.join(root, "user-cache"))
+    return root
+
+
+@pytest.fixture
+def install(built):
+    root = _install(built)
+    yield root
+    for folder, _, _ in os.walk(root):
+        os.chmod(folder, 0o755)
+    shutil.rmtree(root)
+
+
+@pytest.fixture(scope="module")
+def shared_user_cache(tmp_path_factory):
+    """One user cache for the tests whose shipped code is spoiled: the first compiles
+    the kernels it may not load, the others load them from there (not from the shipped
+    folder either way), which keeps the module's compiling short."""
+    return str(tmp_path_factory.mktemp("user-cache"))
+
+
+@pytest.fixture(scope="module")
+def expected():
+    """This process's results: compiled here (or loaded from this user's cache)."""
+    return run(["xor", "every_setting"])
+
+
+def _first_fits(install, *names, env=None, as_nobody=False):
+    environ = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([install, TESTS]),
+        NUMBA_CACHE_DIR=os.path.join(install, "user-cache"),
+        PYTHONWARNINGS="ignore::DeprecationWarning",
+    )
+    environ.pop(_cache.SHIPPED_SWITCH, None)
+    environ.update(env or {})
+    argv = [sys.executable, os.path.join(TESTS, "first_fit.py"), *names]
+    if as_nobody:
+        argv.append("--as-nobody")
+    out = subprocess.run(argv, env=environ, capture_output=True, text=True, cwd=install)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def _compiled_folder(install):
+    return os.path.join(install, "fastnn", "_compiled")
+
+
+def _manifest(install):
+    with open(os.path.join(_compiled_folder(install), _cache.MANIFEST)) as f:
+        return json.load(f)
+
+
+def _write_manifest(install, manifest):
+    with open(os.path.join(_compiled_folder(install), _cache.MANIFEST), "w") as f:
+        json.dump(manifest, f)
+
+
+def _origins(got, kernel):
+    """Where the kernel named ``kernel`` (``run_epochs``) came from in that process."""
+    return {where for name, where in got["events"] if name == kernel}
+
+
+def _kernel_files(install, name, suffix):
+    """The shipped files of the kernel ``kernels/NAME`` (``epoch.run_epochs``)."""
+    folder = os.path.join(_compiled_folder(install), "kernels")
+    return sorted(
+        os.path.join(folder, f)
+        for f in os.listdir(folder)
+        if f.startswith(name + "-") and f.endswith(suffix)
+    )
+
+
+def test_after_the_build_no_setting_compiles(install, expected):
+    got = _first_fits(install, "xor", "every_setting")
+    assert got["shipped"] == "used"
+    assert got["compiled"] == [] and got["numba_compiled"] == []
+    assert got["skipped"] == []
+    assert got["loaded"]["shipped"] >= 13 and "user" not in got["loaded"]
+    assert got["results"] == expected
+
+
+def test_the_build_covers_both_dtypes_and_every_kernel(built):
+    manifest = json.load(open(os.path.join(built, "fastnn", "_compiled", _cache.MANIFEST)))
+    assert manifest["dtypes"] == ["float64", "float32"]
+    names = {path.split("-")[0] for path in manifest["files"]}
+    for kernel in ("epoch.run_epochs", "epoch._helper", "epoch.batch_parts", "split.run_epochs",
+                   "split._helper", "dense.predict", "dense.batch_loss_grad"):  # fmt: skip
+        assert f"kernels/{kernel}" in names
+
+
+def _spoil_cpu(install, elsewhere):
+    """The code a machine of another CPU ships (:func:`built_elsewhere`)."""
+    compiled = _compiled_folder(install)
+    shutil.rmtree(compiled)
+    shutil.copytree(elsewhere, compiled)
+
+
+def _spoil_cpu_unnoticed(install, elsewhere):
+    """As above, but its manifest names this CPU: Numba's own index keys still refuse
+    code built for another."""
+    here = _manifest(install)["environment"]["target"]
+    _spoil_cpu(install, elsewhere)
+    manifest = _manifest(install)
+    manifest["environment"]["target"] = here
+    _write_manifest(install, manifest)
+
+
+def _spoil_numba(install, elsewhere):
+    """What another Numba version writes: its version in the index files and in the
+    manifest."""
+    manifest = _manifest(install)
+    manifest["environment"]["numba"] = "0.67.0"
+    for index in _kernel_files(install, "epoch.run_epochs", ".nbi"):
+        with open(index, "rb") as f:
+            pickle.load(f)
+            rest = f.read()
+        with open(index, "wb") as f:
+            pickle.dump("0.67.0", f, protocol=-1)
+            f.write(rest)
+        relative = os.path.relpath(index, _compiled_folder(install)).replace(os.sep, "/")
+        manifest["files"][relative] = _cache._file_digest(index)
+    _write_manifest(install, manifest)
+
+
+def _spoil_llvmlite(install, elsewhere):
+    manifest = _manifest(install)
+    manifest["environment"]["llvmlite"] = "0.49.0"
+    _write_manifest(install, manifest)
+
+
+def _spoil_sources(install, elsewhere):
+    """A source file edited after the build (not one of the kernels' own files)."""
+    with open(os.path.join(install, "fastnn", "_codes.py"), "a") as f:
+        f.write("\n# edited after the build\n")
+
+
+@pytest.mark.parametrize(
+    "spoil, reason",
+    [
+        (_spoil_cpu, "not used: built for other target"),
+        (_spoil_cpu_unnoticed, "used"),
+        (_spoil_numba, "not used: built for other numba"),
+        (_spoil_llvmlite, "not used: built for other llvmlite"),
+        (_spoil_sources, "not used: built for other sources"),
+    ],
+)
+def test_code_built_for_another_machine_or_sources_is_never_loaded(
+    install, built_elsewhere, shared_user_cache, expected, spoil, reason
+):
+    spoil(install, built_elsewhere)
+    got = _first_fits(install, "xor", env={"NUMBA_CACHE_DIR": shared_user_cache})
+    assert got["shipped"].startswith(reason)
+    assert "shipped" not in got["loaded"]
+    # Compiled afresh (or loaded from the user cache, where another test compiled it),
+    # with the same bits.
+    assert _origins(got, "run_epochs") <= {"compiled", "user"}
+    assert got["results"]["xor"] == expected["xor"]
+
+
+def _remove_data(install):
+    for path in _kernel_files(install, "epoch.run_epochs", ".nbc"):
+        os.remove(path)
+
+
+def _garble_data(install):
+    for path in _kernel_files(install, "epoch.run_epochs", ".nbc"):
+        with open(path, "r+b") as f:
+            f.seek(os.path.getsize(path) // 2)
+            f.write(b"\x00" * 64)
+
+
+def _truncate_index(install):
+    for path in _kernel_files(install, "epoch.run_epochs", ".nbi"):
+        with open(path, "r+b") as f:
+            f.truncate(10)
+
+
+def _garble_manifest(install):
+    with open(os.path.join(_compiled_folder(install), _cache.MANIFEST), "w") as f:
+        f.write("{not json")
+
+
+@pytest.mark.parametrize(
+    "spoil, skipped",
+    [
+        (_remove_data, False),
+        (_garble_data, True),
+        (_truncate_index, True),
+        (_garble_manifest, False),
+    ],
+)
+def test_a_missing_or_corrupt_file_is_never_loaded(
+    install, shared_user_cache, expected, spoil, skipped
+):
+    spoil(install)
+    got = _first_fits(install, "xor", env={"NUMBA_CACHE_DIR": shared_user_cache})
+    assert _origins(got, "run_epochs") <= {"compiled", "user"}
+    # A corrupt file is reported (its SHA-256 differs from the manifest's); a missing
+    # one is a plain miss; prediction's kernel still comes from the shipped folder,
+    # unless the manifest itself is unreadable.
+    assert bool([s for s in got["skipped"] if s[1] == "run_epochs"]) == skipped
+    if spoil is _garble_manifest:
+        assert got["shipped"].startswith("not used: unreadable manifest")
+    else:
+        assert _origins(got, "predict") == {"shipped"}
+    assert got["results"]["xor"] == expected["xor"]
+
+
+def _read_only(install):
+    for folder, _, files in os.walk(os.path.join(install, "fastnn")):
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o444)
+        os.chmod(folder, 0o555)
+
+
+def _listing(folder):
+    return sorted(
+        (os.path.relpath(os.path.join(d, f), folder), os.path.getmtime(os.path.join(d, f)))
+        for d, _, files in os.walk(folder)
+        for f in files
+        if "__pycache__" not in d
+    )
+
+
+def test_a_read_only_install_loads_its_kernels(install, expected):
+    before = _listing(os.path.join(install, "fastnn"))
+    _read_only(install)
+    got = _first_fits(install, "xor", as_nobody=os.geteuid() == 0)
+    assert got["shipped"] == "used" and got["compiled"] == []
+    assert got["results"]["xor"] == expected["xor"]
+    assert _listing(os.path.join(install, "fastnn")) == before
+
+
+def test_an_unwritable_user_cache_compiles_warns_and_fits(install, expected):
+    # No shipped code, and a user cache that cannot be created (a file is in the way):
+    # the kernels compile in memory, a warning says they could not be saved.
+    in_the_way = os.path.join(install, "a-file")
+    open(in_the_way, "w").close()
+    env = {_cache.SHIPPED_SWITCH: "0", "NUMBA_CACHE_DIR": os.path.join(in_the_way, "cache")}
+    got = _first_fits(install, "xor", env=env)
+    assert got["shipped"].startswith("ignored")
+    assert "run_epochs" in got["compiled"]
+    assert got["unsaved"]
+    assert len([w for w in got["warnings"] if "could not save compiled kernels" in w]) == 1
+    assert got["results"]["xor"] == expected["xor"]
+
+
+def test_the_user_cache_serves_the_next_process(install, expected):
+    env = {_cache.SHIPPED_SWITCH: "0"}
+    first = _first_fits(install, "xor", env=env)
+    second = _first_fits(install, "xor", env=env)
+    assert "run_epochs" in first["compiled"]
+    assert second["compiled"] == [] and _origins(second, "run_epochs") == {"user"}
+    assert first["results"] == second["results"] == {"xor": expected["xor"]}
+    assert first["user_dir"].startswith(os.path.join(install, "user-cache"))
+    # A corrupt file there is skipped, compiled again and written over.
+    for folder, _, files in os.walk(first["user_dir"]):
+        for name in files:
+            if name.startswith("epoch.run_epochs-") and name.endswith(".nbc"):
+                with open(os.path.join(folder, name), "r+b") as f:
+                    f.truncate(100)
+    third = _first_fits(install, "xor", env=env)
+    fourth = _first_fits(install, "xor", env=env)
+    assert [s for s in third["skipped"] if s[1] == "run_epochs"]
+    assert "run_epochs" in third["compiled"] and _origins(fourth, "run_epochs") == {"user"}
+    assert third["results"] == fourth["results"] == {"xor": expected["xor"]}
