@@ -86,8 +86,11 @@ def test_the_fastmath_setting_has_its_own_cache():
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     dirs = [
         subprocess.run(
-            [sys.executable, "-c", script], env={**env, "FASTNN_FASTMATH": flag},
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-c", script],
+            env={**env, "FASTNN_FASTMATH": flag},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout  # fmt: skip
         for flag in ("0", "1")
     ]
