@@ -69,7 +69,8 @@ def pytest_report_header(config):
 RESULTS = {}
 # workload -> (fastnn numba GFLOP/s by dtype, np.dot GFLOP/s by dtype)
 FLOPS = {}
-# "cold" / "warm" -> seconds beyond importing numpy, numba and scikit-learn
+# "cold" / "warm" / "fresh-install" -> seconds beyond importing numpy, numba and
+# scikit-learn
 COMPILE = {}
 
 
@@ -120,5 +121,6 @@ def pytest_terminal_summary(terminalreporter):
     write("vs X: X's time per epoch over fastnn numba's (same dtype for numpy; fastnn's "
           "faster dtype for sklearn (float64) and torch (float32)).")  # fmt: skip
     for kind, seconds in sorted(COMPILE.items()):
-        write(f"first fit in a new process, {kind} Numba cache: {seconds:.2f} s beyond "
+        what = "after a fresh install" if kind == "fresh-install" else f"{kind} Numba cache"
+        write(f"first fit in a new process, {what}: {seconds:.2f} s beyond "
               "importing numpy, numba and scikit-learn (the faster of two)")  # fmt: skip

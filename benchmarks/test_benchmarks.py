@@ -112,8 +112,9 @@ print(time.perf_counter() - start, imported - start)
 
 def _run(fit, cache_dir=None):
     """Seconds the script takes in a new Python, with Numba's cache in ``cache_dir``
-    (``None``: wherever fastnn keeps it for this user)."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    (``None``: wherever fastnn keeps it for this user), and any kernels shipped with the
+    package ignored (the fresh-install case measures those)."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore", FASTNN_SHIPPED_KERNELS="0")
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = cache_dir
     out = subprocess.run(
@@ -124,10 +125,30 @@ def _run(fit, cache_dir=None):
     return total
 
 
-@pytest.mark.parametrize("cache", ["cold", "warm"])
+def _fresh_install(benchmark):
+    """The first fit after ``pip install '.[plot]'`` of this checkout into a new venv
+    with an empty home folder (fresh_install.py): the kernels compiled in the build.
+    The faster of two new processes, as for the other cases."""
+    import fresh_install
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkout = fresh_install.copy_checkout(os.path.join(tmp, "fastnn"))
+        bin_, home, _ = fresh_install.fresh_install(checkout, os.path.join(tmp, "venv"))
+        model = "MLPClassifier((4,))"
+
+        def first_fit():
+            return fresh_install.first_fit_seconds(bin_, home, model)
+
+        benchmark.group = "compile"
+        seconds = benchmark.pedantic(first_fit, rounds=1, iterations=1)
+        return min(seconds, first_fit())
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm", "fresh-install"])
 def test_compile_latency(benchmark, results, cache):
-    """The first fit in a new process, with an empty and with a filled Numba cache,
-    beyond the time to import numpy, numba and scikit-learn alone."""
+    """The first fit in a new process, with an empty and with a filled Numba cache, and
+    after a fresh install (whose build compiled the kernels), beyond the time to import
+    numpy, numba and scikit-learn alone."""
     _, _, COMPILE = results
     if benchmark.disabled:  # untimed smoke run (plain `pytest`, --benchmark-disable)
         if cache == "cold":
@@ -135,8 +156,16 @@ def test_compile_latency(benchmark, results, cache):
                 "untimed run: an empty Numba cache costs a ~12 s compile and measures "
                 "nothing here; the warm case runs the same script"
             )
+        if cache == "fresh-install":
+            pytest.skip(
+                "untimed run: a fresh venv and install take about a minute and measure "
+                "nothing here; tests/test_cache.py builds and loads the shipped kernels"
+            )
         # Once, with the cache the test suite has filled: the script runs and fits.
         assert benchmark.pedantic(lambda: _run(True)) > 0
+        return
+    if cache == "fresh-install":
+        COMPILE[cache] = _fresh_install(benchmark)
         return
     with tempfile.TemporaryDirectory() as cache_dir:
         if cache == "warm":
