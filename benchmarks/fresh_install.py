@@ -166,12 +166,14 @@ def per_epoch_ms(bin_, home, benchmarks):
         env=_env(home), capture_output=True, text=True, check=True, cwd=home,
     )  # fmt: skip
     times = {}
-    rows = out.stdout.split("fastnn benchmark summary", 1)[1].splitlines()
-    for line in rows:
+    summary = out.stdout.split("fastnn benchmark summary", 1)[1]
+    table = summary.split("\nworkload", 1)[1].splitlines()[1:]
+    for line in table:
         parts = line.split()
-        if len(parts) >= 3 and re.fullmatch(r"[0-9.]+", parts[1]):
-            times[(parts[0], "float64")] = float(parts[1])
-            times[(parts[0], "float32")] = float(parts[2])
+        if len(parts) < 3 or not re.fullmatch(r"[0-9.]+", parts[1]):
+            break  # the end of the table
+        times[(parts[0], "float64")] = float(parts[1])
+        times[(parts[0], "float32")] = float(parts[2])
     return times
 
 

@@ -332,3 +332,69 @@ def test_the_user_cache_serves_the_next_process(install, expected):
     assert [s for s in third["skipped"] if s[1] == "run_epochs"]
     assert "run_epochs" in third["compiled"] and _origins(fourth, "run_epochs") == {"user"}
     assert third["results"] == fourth["results"] == {"xor": expected["xor"]}
+
+
+def test_numbas_private_caching_api_is_what_fastnn_cache_relies_on():
+    # fastnn/_cache.py subclasses and calls these; a Numba upgrade that renames or
+    # reshapes them must fail here, by name, before it silently stops loading shipped code.
+    import inspect
+
+    from numba.core import caching, codegen, dispatcher
+
+    for name in ("FunctionCache", "CompileResultCacheImpl", "IndexDataCacheFile",
+                 "_CacheLocator", "_SourceFileBackedLocatorMixin"):  # fmt: skip
+        assert hasattr(caching, name), f"numba.core.caching.{name} is gone"
+    assert isinstance(caching.CompileResultCacheImpl._locator_classes, list)
+    init = inspect.signature(caching.IndexDataCacheFile.__init__).parameters
+    assert list(init) == ["self", "cache_path", "filename_base", "source_stamp"]
+    for method in ("_load_index", "_load_data", "_data_path", "load", "save"):
+        assert callable(getattr(caching.IndexDataCacheFile, method)), method
+    for method in ("_index_key", "load_overload", "save_overload"):
+        assert callable(getattr(caching.Cache, method)), method
+    compile_source = inspect.getsource(dispatcher.Dispatcher.compile)
+    assert "self._cache.load_overload(" in compile_source
+    assert "self._cache.save_overload(" in compile_source
+    assert callable(codegen.JITCPUCodegen.magic_tuple)
+    # And in use: the kernels carry fastnn's cache, whose folder is the store's.
+    from fastnn import _jit, kernels
+
+    assert isinstance(kernels.run_epochs._cache, _cache.KernelCache)
+    path = kernels.run_epochs._cache._impl.locator.get_cache_path()
+    assert path == os.path.join(_jit.STORE.user_dir, "kernels")
+
+
+def test_a_save_waits_for_the_folders_lock(tmp_path):
+    # Numba's save reads the index, adds an entry and writes it back: two processes
+    # saving at once would drop an entry. A save holds the folder's lock file; here the
+    # test holds it, and a save in another thread must wait for it.
+    import fcntl
+    import threading
+
+    from numba.core.registry import cpu_target
+
+    from fastnn._jit import jit
+
+    store = _cache.Store(options={"test": True})
+    store.user_dir = str(tmp_path / "store")
+
+    @jit(cache=False)
+    def twice(x):
+        return 2 * x
+
+    twice(1.0)  # compiled with no cache; then the store's, for the save below
+    store.attach(twice)
+    cres = next(iter(twice.overloads.values()))
+    folder = twice._cache._impl.locator.get_cache_path()
+    os.makedirs(folder, exist_ok=True)
+    saver = threading.Thread(target=twice._cache.save_overload, args=(cres.signature, cres))
+    with open(os.path.join(folder, ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saver.start()
+        saver.join(0.5)
+        waited = saver.is_alive()
+        assert not any(name.endswith(".nbi") for name in os.listdir(folder))
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    saver.join()
+    assert waited
+    assert store.events == [("test_a_save_waits_for_the_folders_lock.<locals>.twice", "compiled")]
+    assert twice._cache.load_overload(cres.signature, cpu_target.target_context) is not None
