@@ -9,10 +9,12 @@ on first use, once, into a per-user cache. So does a build with
 ``FASTNN_SHIPPED_KERNELS=0``.
 
 If compiling fails, the wheel is built without machine code (it then compiles on first
-use), and the build says why; ``fastnn info`` tells which a given install has.
+use), and the build log says why (pip shows it with ``-v``); ``fastnn info`` tells which
+a given install has.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -26,14 +28,17 @@ class BuildWithKernels(build_py):
 
     def run(self):
         super().run()
-        if getattr(self, "editable_mode", False) or os.environ.get("FASTNN_SHIPPED_KERNELS") == "0":
-            return
         build_lib = os.path.abspath(self.build_lib)
         dest = os.path.join(build_lib, "fastnn", "_compiled")
+        # A build folder may hold an earlier build's kernels: never ship those.
+        shutil.rmtree(dest, ignore_errors=True)
+        if getattr(self, "editable_mode", False) or os.environ.get("FASTNN_SHIPPED_KERNELS") == "0":
+            return
         # In the build folder, so that the copy of the package being built is compiled.
         argv = [sys.executable, "-m", "fastnn._prebuild", dest]
         result = subprocess.run(argv, cwd=build_lib)
         if result.returncode != 0:
+            shutil.rmtree(dest, ignore_errors=True)
             print(
                 f"fastnn: compiling the kernels failed (exit status {result.returncode}); "
                 "the package is built without them and compiles them on first use",

@@ -30,6 +30,7 @@ dispatcher's ``_cache`` attribute, and ``codegen.magic_tuple()``.
 
 import collections
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -42,6 +43,7 @@ import llvmlite
 import numba
 import numpy as np
 from numba.core import caching
+from numba.core.dispatcher import Dispatcher
 
 try:
     import fcntl
@@ -80,6 +82,25 @@ def _digest(obj):
 def _file_digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+@functools.cache
+def _source_stamp(path, mtime, size):
+    """The SHA-256 of a source file's contents (memoised while it does not change).
+
+    Numba 0.68 stamps its index so (``_hash_source_file``, numba PR #10659); earlier
+    versions stamp the file's mtime and size, which an install changes: the shipped
+    index would never match. fastnn stamps by contents whatever the Numba.
+    """
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).digest()
+
+
+def _short(value):
+    """A manifest entry for a message: a target without its long feature string."""
+    if isinstance(value, list) and len(value) == 3:  # (triple, CPU name, features)
+        return f"{value[0]} {value[1]} (features {_digest(value[2])})"
+    return repr(value)
 
 
 def _user_root():
@@ -136,6 +157,11 @@ class Store:
             "llvmlite": llvmlite.__version__,
             "numpy": np.__version__,
             "options": self.options,
+            # Numba's own settings that change machine code (the CPU's are in the target).
+            "numba settings": {
+                name: str(getattr(numba.config, name, None))
+                for name in ("OPT", "BOUNDSCHECK", "DEBUGINFO_DEFAULT", "USING_SVML")
+            },
         }
 
     def environment(self, codegen):
@@ -145,8 +171,10 @@ class Store:
 
     def attach(self, dispatcher):
         """Make ``dispatcher`` load from and save to this store (instead of
-        ``cache=True``'s folder next to the sources)."""
-        dispatcher._cache = KernelCache(dispatcher.py_func, self)
+        ``cache=True``'s folder next to the sources). A plain function (what ``njit``
+        returns under ``NUMBA_DISABLE_JIT=1``) has nothing to cache."""
+        if isinstance(dispatcher, Dispatcher):
+            dispatcher._cache = KernelCache(dispatcher.py_func, self)
 
     def shipped(self, codegen):
         """``(usable, reason, manifest)`` of the shipped folder, checked once."""
@@ -163,14 +191,18 @@ class Store:
         try:
             manifest = json.loads(path.read_text())
             built_for, files = manifest["environment"], manifest["files"]
-            if manifest["format"] != MANIFEST_FORMAT or not isinstance(files, dict):
+            if manifest["format"] != MANIFEST_FORMAT:
                 raise ValueError(f"format {manifest['format']!r}")
+            if not (isinstance(files, dict) and isinstance(built_for, dict)):
+                raise TypeError("its files or environment are not a mapping")
         except (OSError, ValueError, KeyError, TypeError) as error:
             return False, f"not used: unreadable manifest ({error!r})", None
         here = self.environment(codegen)
         differ = [key for key in here if built_for.get(key) != here[key]]
         if differ:
-            what = "; ".join(f"{k} {built_for.get(k)!r}, here {here[k]!r}" for k in differ)
+            what = "; ".join(
+                f"{k} {_short(built_for.get(k))}, here {_short(here[k])}" for k in differ
+            )
             return False, f"not used: built for other {', '.join(differ)} ({what})", manifest
         return True, "used", manifest
 
@@ -190,7 +222,7 @@ class Store:
 class _Locator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
     """A kernel's folder in a store: the path of its source file's folder relative to
     the package (``kernels``), under the user folder; nothing is touched on disk until
-    a save. Source stamps are Numba's: the SHA-256 of the source file."""
+    a save. Source stamps are the SHA-256 of the source file (:func:`_source_stamp`)."""
 
     store = None  # set on the subclass each Store makes
 
@@ -206,6 +238,10 @@ class _Locator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
     def get_cache_path(self):
         return os.path.join(self.store.user_dir, self.relative)
 
+    def get_source_stamp(self):
+        st = os.stat(self._py_file)
+        return _source_stamp(self._py_file, st.st_mtime, st.st_size)
+
     @classmethod
     def from_function(cls, py_func, py_file):
         return cls(py_func, py_file)
@@ -215,10 +251,10 @@ class _ShippedFile(caching.IndexDataCacheFile):
     """The shipped folder's index and data files of one kernel, read only, each checked
     against the SHA-256 its manifest lists before Numba unpickles it."""
 
-    def __init__(self, cache_path, filename_base, source_stamp, files):
+    def __init__(self, cache_path, filename_base, source_stamp, files, shipped_dir):
         super().__init__(cache_path, filename_base, source_stamp)
         self._files = files
-        self._root = cache_path
+        self._shipped_dir = shipped_dir
 
     def _verify(self, path, relative):
         expected = self._files.get(relative)
@@ -238,10 +274,24 @@ class _ShippedFile(caching.IndexDataCacheFile):
         return super()._load_data(name)
 
     def _relative(self, name):
-        return os.path.relpath(os.path.join(self._root, name), SHIPPED_DIR).replace(os.sep, "/")
+        path = os.path.join(self._cache_path, name)
+        return os.path.relpath(path, self._shipped_dir).replace(os.sep, "/")
 
     def save(self, key, data):
         raise PermissionError("the shipped folder is read only")
+
+
+class _UserFile(caching.IndexDataCacheFile):
+    """The user folder's index and data files of one kernel: Numba's, except that a save
+    over an unreadable index (a crash mid-write, a full disk) starts it afresh, where
+    Numba's would fail on it at every save."""
+
+    def save(self, key, data):
+        try:
+            self._load_index()
+        except Exception:  # unpickling a damaged file raises anything
+            self._save_index({})
+        super().save(key, data)
 
 
 class KernelCache(caching.FunctionCache):
@@ -250,7 +300,16 @@ class KernelCache(caching.FunctionCache):
 
     def __init__(self, py_func, store):
         self._impl_class = store.impl_class
-        super().__init__(py_func)
+        # NUMBA_CACHE_LOCATOR_CLASSES would replace fastnn's locator: not for its kernels.
+        previous = getattr(numba.config, "CACHE_LOCATOR_CLASSES", None)
+        numba.config.CACHE_LOCATOR_CLASSES = ""
+        try:
+            super().__init__(py_func)
+        finally:
+            numba.config.CACHE_LOCATOR_CLASSES = previous
+        self._cache_file = _UserFile(
+            self._cache_path, self._impl.filename_base, self._impl.locator.get_source_stamp()
+        )
         self._store = store
         self._shipped_file = None
 
@@ -264,6 +323,7 @@ class KernelCache(caching.FunctionCache):
                     self._impl.filename_base,
                     self._impl.locator.get_source_stamp(),
                     manifest["files"],
+                    str(self._store.shipped_dir),
                 )
             yield "shipped", self._shipped_file
         yield "user", self._cache_file
@@ -305,7 +365,11 @@ class KernelCache(caching.FunctionCache):
             yield
             return
         with open(os.path.join(path, ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            except OSError:  # a file system without locks (some network mounts)
+                yield
+                return
             try:
                 yield
             finally:

@@ -28,26 +28,27 @@ import threading
 
 import numba
 
-_forced = None  # the number of workers :func:`workers_forced` sets
+_forced = threading.local()  # .workers: what :func:`workers_forced` sets, in its thread
 
 
 @contextlib.contextmanager
 def workers_forced(n):
-    """Within the block, :func:`fit_workers` is ``n`` whatever the machine, so that
-    :func:`fastnn.warmup` compiles the two-worker kernels on one CPU too (a package
-    built on one CPU may run on two). Not thread-safe: for warmup only."""
-    global _forced
-    previous, _forced = _forced, n
+    """Within the block, and in this thread, :func:`fit_workers` is ``n`` whatever the
+    machine, so that :func:`fastnn.warmup` compiles the two-worker kernels on one CPU
+    too (a package built on one CPU may run on two)."""
+    previous = getattr(_forced, "workers", None)
+    _forced.workers = n
     try:
         yield
     finally:
-        _forced = previous
+        _forced.workers = previous
 
 
 def fit_workers():
     """2 if Numba's thread count and this process's CPUs both allow it, else 1."""
-    if _forced is not None:
-        return _forced
+    forced = getattr(_forced, "workers", None)
+    if forced is not None:
+        return forced
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

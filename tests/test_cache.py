@@ -1,9 +1,10 @@
 """Compiled kernels shipped with the package, and the user's cache (fastnn/_cache.py).
 
-A copy of the package is built as ``pip install .`` builds it (``fastnn._prebuild``
-compiles every kernel into its ``_compiled`` folder), once for this module. Each test
-then runs first fits in a new process on a copy of that copy, as it is or spoiled in
-one way, with an empty user cache, and checks where every kernel came from
+The package is built as ``pip install .`` builds it, once for this module: setup.py's
+``build_py`` copies it to a build folder and compiles every kernel into its
+``_compiled`` folder. Each test then "installs" a copy of that build (with new file
+times, as pip's copy has), as it is or spoiled in one way, runs first fits on it in a
+new process with an empty user cache, and checks where every kernel came from
 (tests/first_fit.py prints it) and that the results have the same bits as this
 process's fits of the same settings.
 """
@@ -23,6 +24,7 @@ import fastnn
 from fastnn import _cache
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(TESTS)
 PACKAGE = os.path.dirname(os.path.abspath(fastnn.__file__))
 
 
@@ -33,16 +35,19 @@ def _copy_package(dest):
     return dest
 
 
+def _build(build_lib, **env):
+    """setup.py's ``build_py`` (the build step of ``pip install .``) into ``build_lib``."""
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_py", "--build-lib", build_lib],
+        cwd=REPO, env=dict(os.environ, **env), check=True, capture_output=True,
+    )  # fmt: skip
+    return build_lib
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A copy of the package with its kernels compiled in, as a wheel has them."""
-    root = _copy_package(str(tmp_path_factory.mktemp("built")))
-    compiled = os.path.join(root, "fastnn", "_compiled")
-    subprocess.run(
-        [sys.executable, "-m", "fastnn._prebuild", compiled],
-        cwd=root, env=dict(os.environ, PYTHONPATH=root), check=True, capture_output=True,
-    )  # fmt: skip
-    return root
+    """The package as the build of ``pip install .`` leaves it, kernels compiled in."""
+    return _build(str(tmp_path_factory.mktemp("build")))
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +66,13 @@ def built_elsewhere(tmp_path_factory):
 
 def _install(built):
     """A fresh copy of the built package, in a folder others may read (see
-    ``--as-nobody``), with an empty user cache beside it."""
+    ``--as-nobody``), with an empty user cache beside it. Its files have new times, as
+    an install's have: Numba before 0.68 stamped an index with its source file's mtime."""
     root = tempfile.mkdtemp()
     os.chmod(root, 0o755)
-    shutil.copytree(os.path.join(built, "fastnn"), os.path.join(root, "fastnn"))
+    shutil.copytree(
+        os.path.join(built, "fastnn"), os.path.join(root, "fastnn"), copy_function=shutil.copyfile
+    )
     os.makedirs(os.path.join(root, "user-cache"))
     return root
 
@@ -124,8 +132,11 @@ def _write_manifest(install, manifest):
 
 
 def _origins(got, kernel):
-    """Where the kernel named ``kernel`` (``run_epochs``) came from in that process."""
-    return {where for name, where in got["events"] if name == kernel}
+    """Where the kernel named ``kernel`` (``run_epochs``) came from in that process: one
+    place at least."""
+    origins = {where for name, where in got["events"] if name == kernel}
+    assert origins, f"{kernel} was neither loaded nor compiled"
+    return origins
 
 
 def _kernel_files(install, name, suffix):
@@ -145,6 +156,22 @@ def test_after_the_build_no_setting_compiles(install, expected):
     assert got["skipped"] == []
     assert got["loaded"]["shipped"] >= 13 and "user" not in got["loaded"]
     assert got["results"] == expected
+
+
+def test_numbas_locator_setting_does_not_redirect_fastnns_kernels(install, expected):
+    got = _first_fits(install, "xor", env={"NUMBA_CACHE_LOCATOR_CLASSES": "UserWideCacheLocator"})
+    assert got["compiled"] == [] and _origins(got, "run_epochs") == {"shipped"}
+    assert got["results"]["xor"] == expected["xor"]
+
+
+def test_a_build_folder_never_ships_an_earlier_builds_kernels(tmp_path):
+    # Built once with kernels, then again into the same folder with the switch off.
+    build_lib = str(tmp_path / "lib")
+    os.makedirs(os.path.join(build_lib, "fastnn", "_compiled", "kernels"))
+    open(os.path.join(build_lib, "fastnn", "_compiled", _cache.MANIFEST), "w").close()
+    _build(build_lib, **{_cache.SHIPPED_SWITCH: "0"})
+    assert os.path.exists(os.path.join(build_lib, "fastnn", "_cache.py"))
+    assert not os.path.exists(os.path.join(build_lib, "fastnn", "_compiled"))
 
 
 def test_the_build_covers_both_dtypes_and_every_kernel(built):
@@ -190,6 +217,16 @@ def _spoil_numba(install, elsewhere):
     _write_manifest(install, manifest)
 
 
+def _spoil_numba_unnoticed(install, elsewhere):
+    """As above, but the manifest names this Numba (and lists the files' new SHA-256):
+    Numba's own version check still refuses the index."""
+    version = _manifest(install)["environment"]["numba"]
+    _spoil_numba(install, elsewhere)
+    manifest = _manifest(install)
+    manifest["environment"]["numba"] = version
+    _write_manifest(install, manifest)
+
+
 def _spoil_llvmlite(install, elsewhere):
     manifest = _manifest(install)
     manifest["environment"]["llvmlite"] = "0.49.0"
@@ -208,6 +245,7 @@ def _spoil_sources(install, elsewhere):
         (_spoil_cpu, "not used: built for other target"),
         (_spoil_cpu_unnoticed, "used"),
         (_spoil_numba, "not used: built for other numba"),
+        (_spoil_numba_unnoticed, "used"),
         (_spoil_llvmlite, "not used: built for other llvmlite"),
         (_spoil_sources, "not used: built for other sources"),
     ],
@@ -218,7 +256,8 @@ def test_code_built_for_another_machine_or_sources_is_never_loaded(
     spoil(install, built_elsewhere)
     got = _first_fits(install, "xor", env={"NUMBA_CACHE_DIR": shared_user_cache})
     assert got["shipped"].startswith(reason)
-    assert "shipped" not in got["loaded"]
+    if reason != "used":  # the manifest refused the whole folder
+        assert "shipped" not in got["loaded"]
     # Compiled afresh (or loaded from the user cache, where another test compiled it),
     # with the same bits.
     assert _origins(got, "run_epochs") <= {"compiled", "user"}
@@ -266,7 +305,9 @@ def test_a_missing_or_corrupt_file_is_never_loaded(
     # A corrupt file is reported (its SHA-256 differs from the manifest's); a missing
     # one is a plain miss; prediction's kernel still comes from the shipped folder,
     # unless the manifest itself is unreadable.
-    assert bool([s for s in got["skipped"] if s[1] == "run_epochs"]) == skipped
+    reasons = [error for _, kernel, error in got["skipped"] if kernel == "run_epochs"]
+    assert bool(reasons) == skipped
+    assert all("SHA-256 differs from the manifest" in error for error in reasons)
     if spoil is _garble_manifest:
         assert got["shipped"].startswith("not used: unreadable manifest")
     else:
@@ -321,17 +362,19 @@ def test_the_user_cache_serves_the_next_process(install, expected):
     assert second["compiled"] == [] and _origins(second, "run_epochs") == {"user"}
     assert first["results"] == second["results"] == {"xor": expected["xor"]}
     assert first["user_dir"].startswith(os.path.join(install, "user-cache"))
-    # A corrupt file there is skipped, compiled again and written over.
-    for folder, _, files in os.walk(first["user_dir"]):
-        for name in files:
-            if name.startswith("epoch.run_epochs-") and name.endswith(".nbc"):
-                with open(os.path.join(folder, name), "r+b") as f:
-                    f.truncate(100)
-    third = _first_fits(install, "xor", env=env)
-    fourth = _first_fits(install, "xor", env=env)
-    assert [s for s in third["skipped"] if s[1] == "run_epochs"]
-    assert "run_epochs" in third["compiled"] and _origins(fourth, "run_epochs") == {"user"}
-    assert third["results"] == fourth["results"] == {"xor": expected["xor"]}
+    # A corrupt file there, data or index, is skipped, compiled again and written over.
+    for suffix in (".nbc", ".nbi"):
+        for folder, _, files in os.walk(first["user_dir"]):
+            for name in files:
+                if name.startswith("epoch.run_epochs-") and name.endswith(suffix):
+                    with open(os.path.join(folder, name), "r+b") as f:
+                        f.truncate(10)
+        third = _first_fits(install, "xor", env=env)
+        fourth = _first_fits(install, "xor", env=env)
+        assert [s for s in third["skipped"] if s[1] == "run_epochs"], suffix
+        assert "run_epochs" in third["compiled"] and third["unsaved"] is None, suffix
+        assert _origins(fourth, "run_epochs") == {"user"}, suffix
+        assert third["results"] == fourth["results"] == {"xor": expected["xor"]}
 
 
 def test_numbas_private_caching_api_is_what_fastnn_cache_relies_on():
