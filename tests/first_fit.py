@@ -3,10 +3,12 @@ runs the fits each NAME stands for and prints one JSON object: where each kernel
 from (shipped, user cache, compiled now), and the SHA-256 of each NAME's results, to
 compare bits with the same fits run elsewhere.
 
-``--as-nobody`` drops root's privileges (to user ``nobody``) once everything is
-imported: root may write anywhere, and a read-only install is to be tested.
+``--as-reader`` takes from root its power to write past file permissions, and keeps
+its power to read past them (a Python installed in root's home folder stays readable):
+a read-only install is to be tested, and root may otherwise write anywhere.
 """
 
+import ctypes
 import gc
 import hashlib
 import json
@@ -117,18 +119,49 @@ def _compiled_signatures():
     )
 
 
+def _drop_write_override():
+    """Clear CAP_DAC_OVERRIDE and CAP_FOWNER from this thread's capabilities (see
+    capabilities(7)); threads started later inherit the cut. CAP_DAC_READ_SEARCH stays."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget failed")
+    cut = ~((1 << 1) | (1 << 3)) & 0xFFFFFFFF  # CAP_DAC_OVERRIDE, CAP_FOWNER
+    data[0].effective &= cut
+    data[0].permitted &= cut
+    data[0].inheritable &= cut
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+
+
+def _can_write_into(folder):
+    try:
+        with open(os.path.join(folder, "probe.tmp"), "w"):
+            pass
+    except OSError:
+        return False
+    os.remove(os.path.join(folder, "probe.tmp"))
+    return True
+
+
 def main(argv):
     import pandas  # noqa: F401  (imported before dropping privileges)
     import scipy.optimize  # noqa: F401
     import sklearn  # noqa: F401
 
-    import fastnn  # noqa: F401
+    import fastnn
     from fastnn import _jit
 
-    if "--as-nobody" in argv:
-        argv.remove("--as-nobody")
-        os.setgid(65534)
-        os.setuid(65534)
+    if "--as-reader" in argv:
+        argv.remove("--as-reader")
+        _drop_write_override()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = run(argv)
@@ -147,6 +180,7 @@ def main(argv):
         "unsaved": store.unsaved,
         "warnings": [str(w.message) for w in caught],
         "user_dir": store.user_dir,
+        "package_writable": _can_write_into(os.path.dirname(fastnn.__file__)),
     }))  # fmt: skip
 
 

@@ -65,11 +65,10 @@ def built_elsewhere(tmp_path_factory):
 
 
 def _install(built):
-    """A fresh copy of the built package, in a folder others may read (see
-    ``--as-nobody``), with an empty user cache beside it. Its files have new times, as
-    an install's have: Numba before 0.68 stamped an index with its source file's mtime."""
+    """A fresh copy of the built package, with an empty user cache beside it. Its files
+    have new times, as an install's have: Numba before 0.68 stamped an index with its
+    source file's mtime."""
     root = tempfile.mkdtemp()
-    os.chmod(root, 0o755)
     shutil.copytree(
         os.path.join(built, "fastnn"), os.path.join(root, "fastnn"), copy_function=shutil.copyfile
     )
@@ -100,7 +99,7 @@ def expected():
     return run(["xor", "every_setting"])
 
 
-def _first_fits(install, *names, env=None, as_nobody=False):
+def _first_fits(install, *names, env=None, as_reader=False):
     environ = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([install, TESTS]),
@@ -110,8 +109,8 @@ def _first_fits(install, *names, env=None, as_nobody=False):
     environ.pop(_cache.SHIPPED_SWITCH, None)
     environ.update(env or {})
     argv = [sys.executable, os.path.join(TESTS, "first_fit.py"), *names]
-    if as_nobody:
-        argv.append("--as-nobody")
+    if as_reader:
+        argv.append("--as-reader")
     out = subprocess.run(argv, env=environ, capture_output=True, text=True, cwd=install)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.splitlines()[-1])
@@ -334,7 +333,8 @@ def _listing(folder):
 def test_a_read_only_install_loads_its_kernels(install, expected):
     before = _listing(os.path.join(install, "fastnn"))
     _read_only(install)
-    got = _first_fits(install, "xor", as_nobody=os.geteuid() == 0)
+    got = _first_fits(install, "xor", as_reader=os.geteuid() == 0)
+    assert not got["package_writable"]
     assert got["shipped"] == "used" and got["compiled"] == []
     assert got["results"]["xor"] == expected["xor"]
     assert _listing(os.path.join(install, "fastnn")) == before
