@@ -22,7 +22,7 @@ def warmup(dtypes=("float64", "float32")):
         The floating types to compile for.
     """
     from fastnn import MLPClassifier
-    from fastnn._threads import workers_forced
+    from fastnn._workers import workers_forced
 
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0, 1, 1, 0])

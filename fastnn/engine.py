@@ -21,10 +21,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from fastnn import _codes as C
-from fastnn import kernels, reference
-from fastnn._blas import fit_blas_threads
+from fastnn import _workers, kernels, reference
+from fastnn._blas_threads import fit_blas_threads
 from fastnn._interrupt import deferred_interrupts
-from fastnn._threads import fit_workers, worker_choice
 from fastnn.layout import aligned_zeros, pack, unpack, work_size
 
 BACKENDS = {"numba": kernels, "numpy": reference}
@@ -127,21 +126,22 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     run_epochs = engine.run_epochs
     batch_size = int(s[C.BATCH_SIZE])
     # Return to Python after every epoch when Python has work then; otherwise run
-    # several epochs per call, about CALL_SECONDS' worth, so Ctrl-C stays responsive.
+    # several epochs per call (fastnn/_workers.py), so Ctrl-C stays responsive.
     callbacks = _callbacks(est)
     one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
-    choice = None  # one thread or two, same bits (fastnn/kernels/epoch.py)
+    choice = None  # one thread or two, same bits (fastnn/kernels/handover.py)
+    per_call = 1
     if engine is kernels:
         dropout = bool(np.any(s[C.DROPOUT :] > 0))
-        run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, fit_workers(), dropout)
-        if run_epochs is not kernels.epoch.epochs_kernel(sizes, batch_size, 1, dropout):
+        workers = _workers.fit_workers()
+        run_epochs = _workers.epochs_runner(sizes, batch_size, workers, dropout)
+        if workers >= 2 and _workers.two_workers_pay(sizes, batch_size, dropout):
             shape = (tuple(int(n) for n in sizes), batch_size, dtype.str, tuple(codes))
             # dropout: with it, a wide network runs the row split, not the unit split
-            choice = worker_choice((*shape, dropout, one_at_a_time))
+            choice = _workers.worker_choice((*shape, dropout, one_at_a_time))
         n_batches = -(-n_samples // batch_size)
-    per_call = 1
-    if engine is kernels and not one_at_a_time:
-        per_call = _first_call_epochs(sizes, n_samples, batch_size)
+        if not one_at_a_time:
+            per_call = _workers.first_call_epochs(sizes, n_samples, batch_size)
 
     with fit_blas_threads(), deferred_interrupts() as interrupt:
         try:
@@ -151,7 +151,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                 rate = s[C.LR]
                 if choice is not None:
                     workers = choice.next_workers()
-                    run_epochs = kernels.epoch.epochs_kernel(sizes, batch_size, workers, dropout)
+                    run_epochs = _workers.epochs_runner(sizes, batch_size, workers, dropout)
                 started = time.perf_counter()
                 # Overflow is detected and reported as divergence below, not as NumPy warnings.
                 with np.errstate(all="ignore"):
@@ -179,7 +179,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                 if incremental:
                     break
                 if not one_at_a_time:
-                    per_call = max(1, int(CALL_SECONDS * done / max(elapsed, 1e-9)))
+                    per_call = _workers.next_call_epochs(done, elapsed)
             else:
                 warnings.warn(
                     f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
@@ -195,27 +195,6 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     if early_stopping:
         theta = est._best_theta
     est.coefs_, est.intercepts_ = unpack(theta.copy(), sizes)
-
-
-CALL_SECONDS = 0.1
-# A deliberately low guess of the numba engine's speed, to size its first call (later
-# calls are sized from the time they measure): FLOP/s, and seconds per mini-batch. The
-# engine reaches 17 to 70 GFLOP/s on 2 cores. On a machine slower than the guess, the
-# first call only runs longer before Ctrl-C is honoured: fits with callbacks or verbose
-# output return to Python after every epoch regardless.
-GUESSED_FLOPS = 1e10
-GUESSED_BATCH_SECONDS = 2e-6
-
-
-def _first_call_epochs(sizes, n_samples, batch_size):
-    """How many epochs the numba engine's first call runs: ``CALL_SECONDS``' worth by
-    the guessed speed, and at least one. A small fit then takes a single call, where
-    sizing the first call from a measured one-epoch call took two (each with its
-    dispatch and its hand-over to worker 1)."""
-    n_weights = sum(int(a) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
-    n_batches = -(-n_samples // batch_size)
-    seconds = 6 * n_samples * n_weights / GUESSED_FLOPS + n_batches * GUESSED_BATCH_SECONDS
-    return max(1, int(CALL_SECONDS / seconds))
 
 
 def _prepare_scalars(est, s, batch_size):

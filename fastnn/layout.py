@@ -64,22 +64,77 @@ def aligned_zeros(length, dtype, alignment=64):
     return buffer[skip : skip + length]
 
 
-def work_size(sizes, capacity, gather=True):
-    """Length of the numba engine's scratch vector for batches of up to ``capacity`` rows.
+# Slots of the numba engine's workspace, the ``work`` vector of a mini-batch fit. In
+# order: one batch of inputs, targets and sample weights (gathered from the shuffled
+# rows); every layer's activations then every layer's deltas (:mod:`.kernels.dense`);
+# a second gradient vector. What follows is scratch space, which the two epoch schemes
+# use in two different ways (a fit runs one scheme): the row scheme
+# (:mod:`.kernels.epoch`) has room for :func:`.kernels.dense.backpropagate`, two rows of
+# the widest layer per batch row; the unit scheme (:mod:`.kernels.split`) has four
+# partial products of the widest layer (two pairs), worker 1's own output and output
+# delta, and each share's column sums, a cache line apart.
+(
+    X_BATCH,
+    Y_BATCH,
+    SW_BATCH,
+    LAYERS,
+    GRADIENT_2,
+    ROW_SCRATCH,
+    PARTIALS,
+    OUTPUT_1,
+    OUTPUT_DELTA_1,
+    SUMS_0,
+    SUMS_1,
+) = range(11)
+N_SLOTS = 11
+# The slots of each scheme: within one, no two overlap (tests/test_layout.py).
+ROW_SLOTS = (X_BATCH, Y_BATCH, SW_BATCH, LAYERS, GRADIENT_2, ROW_SCRATCH)
+UNIT_SLOTS = (X_BATCH, Y_BATCH, SW_BATCH, LAYERS, GRADIENT_2, PARTIALS, OUTPUT_1,
+              OUTPUT_DELTA_1, SUMS_0, SUMS_1)  # fmt: skip
 
-    It holds every layer's activations and deltas and, with ``gather`` (mini-batch
-    training), room to copy one batch of inputs, targets and sample weights in front,
-    a second gradient vector (for a batch's second block of rows, see
-    :mod:`fastnn.kernels.epoch`), and scratch space for each block's back-propagation
-    or for the model-parallel kernel's partial products (:mod:`fastnn.kernels.split`).
+
+def workspace(sizes, capacity, n_params):
+    """The table of the workspace's slots for batches of up to ``capacity`` rows:
+    ``(starts, lengths)``, two tuples indexed by the slot names above. The one place
+    that lays ``work`` out; the kernels take their views from it (compiled, as
+    :func:`fastnn.kernels.handover.workspace`).
+
+    ``PARTIALS`` holds four ``capacity x widest`` blocks, ``((layer % 2) * 2 + share)``
+    in order, and ``ROW_SCRATCH`` ``2 x widest`` entries per batch row.
+    """
+    B = capacity
+    units = 0
+    widest = 0
+    for j in range(1, len(sizes)):
+        units += sizes[j]
+        widest = max(widest, sizes[j])
+    n_in = sizes[0]
+    n_out = sizes[len(sizes) - 1]
+    X_start = 0
+    Y_start = X_start + B * n_in
+    sw_start = Y_start + B * n_out
+    layers_start = sw_start + B
+    grad_start = layers_start + 2 * B * units
+    scratch = grad_start + n_params
+    out_start = scratch + 4 * B * widest
+    delta_start = out_start + B * n_out
+    sums_start = delta_start + B * n_out
+    starts = (X_start, Y_start, sw_start, layers_start, grad_start, scratch, scratch,
+              out_start, delta_start, sums_start, sums_start + widest + 16)  # fmt: skip
+    lengths = (B * n_in, B * n_out, B, 2 * B * units, n_params, 2 * B * widest,
+               4 * B * widest, B * n_out, B * n_out, widest, widest)  # fmt: skip
+    return starts, lengths
+
+
+def work_size(sizes, capacity, gather=True):
+    """Length of the numba engine's workspace for batches of up to ``capacity`` rows.
+
+    Without ``gather`` (one batch forward and backward, :mod:`fastnn.kernels.dense`) it
+    holds every layer's activations and deltas; with it (mini-batch training), every
+    slot of :func:`workspace`.
     """
     sizes = [int(s) for s in sizes]
-    length = 2 * capacity * sum(sizes[1:])
-    if gather:
-        length += capacity * (sizes[0] + sizes[-1] + 1) + n_params(sizes)
-        # scratch: dense.backpropagate's (two blocks of rows), or the model-parallel
-        # kernel's (kernels/split.py: two pairs of partial products, share 1's own
-        # output and output delta, and each share's column sums, a cache line apart)
-        widest = max(sizes[1:])
-        length += 4 * capacity * widest + 2 * capacity * sizes[-1] + 2 * (widest + 16)
-    return length
+    if not gather:
+        return 2 * capacity * sum(sizes[1:])
+    starts, lengths = workspace(sizes, capacity, n_params(sizes))
+    return max(start + length for start, length in zip(starts, lengths))

@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent(
     import json
     import numpy as np
     from numba.core.runtime import rtsys
-    from fastnn import kernels, layout, _codes as C
+    from fastnn import _workers, kernels, layout, _codes as C
     from fastnn.kernels import epoch, split
 
     def epochs(n_epochs, n_samples=300, solver=C.ADAM, dropout=0.0, workers=1, units=False):
@@ -48,9 +48,8 @@ SCRIPT = textwrap.dedent(
         idx = np.arange(n_samples, dtype=np.int64)
         losses = np.zeros(n_epochs)
         before = rtsys.get_allocation_stats().alloc
-        kernel = kernels.run_epochs if workers == 1 else epoch.run_epochs_2
-        if units:
-            kernel = split.run_epochs_1 if workers == 1 else split.run_epochs_2
+        scheme = split if units else epoch
+        kernel = _workers.drivers(scheme.run_epochs, scheme.helper)[workers - 1]
         kernel(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, s, codes, work, rng_state,
                losses)
         return rtsys.get_allocation_stats().alloc - before
@@ -74,13 +73,11 @@ SCRIPT = textwrap.dedent(
 
 
 # What a call may allocate: the runtime's wrapper (a MemInfo, no data) around each array
-# handed from Python to compiled code. One worker: run_epochs' 13 array arguments and
-# its two small arrays (counters and sums). Two workers (run_epochs_2, plain Python,
-# which makes the two arrays with NumPy): batch_parts' 1 array, worker 1's 13 and
-# worker 0's 15.
-# The model-parallel kernel (kernels/split.py; no batch_parts): worker 0's 15 arrays,
-# and worker 1's 13 with two workers.
-PER_CALL = {1: 13 + 2, 2: 1 + 13 + 15, "units-1": 15, "units-2": 13 + 15}
+# handed from Python to compiled code. The drivers (fastnn/_workers.py) make the
+# counters and sums with NumPy and pass them on: worker 0 takes 15 arrays (run_epochs'
+# 13 and those two), and worker 1, with two workers, 13 (the 11 before rng_state, and
+# the two). The same for either scheme.
+PER_CALL = {1: 15, 2: 13 + 15, "units-1": 15, "units-2": 13 + 15}
 
 
 def test_run_epochs_allocates_nothing_per_epoch():

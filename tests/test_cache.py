@@ -177,8 +177,8 @@ def test_the_build_covers_both_dtypes_and_every_kernel(built):
     manifest = json.load(open(os.path.join(built, "fastnn", "_compiled", _cache.MANIFEST)))
     assert manifest["dtypes"] == ["float64", "float32"]
     names = {path.split("-")[0] for path in manifest["files"]}
-    for kernel in ("epoch.run_epochs", "epoch._helper", "epoch.batch_parts", "split.run_epochs",
-                   "split._helper", "dense.predict", "dense.batch_loss_grad"):  # fmt: skip
+    for kernel in ("epoch.run_epochs", "epoch.helper", "epoch.batch_parts", "split.run_epochs",
+                   "split.helper", "dense.predict", "dense.batch_loss_grad"):  # fmt: skip
         assert f"kernels/{kernel}" in names
 
 

@@ -8,7 +8,7 @@ here and in fresh Python processes, and the SHA-256 of its ``coefs_`` and
 
 BLAS threads and bits: OpenBLAS splits the sum over a batch's rows (``A.T @ delta``)
 between its threads, which changes the rounding. fastnn keeps BLAS on one thread
-during a fit (``fastnn._blas``), so every fit is bit-identical whatever
+during a fit (``fastnn._blas_threads``), so every fit is bit-identical whatever
 ``OPENBLAS_NUM_THREADS`` or the machine's load says. A user who opts into more threads
 (``FASTNN_BLAS_THREADS=2``) gets results that agree to a stated tolerance, not bit for
 bit (see ``test_large_products_with_two_blas_threads``).

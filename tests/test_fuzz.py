@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastnn import _codes as C
-from fastnn import kernels, reference
+from fastnn import _workers, kernels, reference
 from fastnn.kernels import split
 from fastnn.layout import n_params, unpack, work_size
 
@@ -545,7 +545,7 @@ def test_run_epochs_split_units(net, data):
     same twin, for the networks it trains: a hidden layer, no dropout."""
     assume(net.sizes.shape[0] >= 3)
     net.scalars[C.DROPOUT :] = 0.0
-    check_run_epochs(net, data, split.run_epochs_2)
+    check_run_epochs(net, data, _workers.drivers(split.run_epochs, split.helper)[1])
 
 
 def check_run_epochs(net, data, kernel):

@@ -1,6 +1,6 @@
 """The model-parallel epoch kernel (``fastnn/kernels/split.py``): each worker owns half
 of every hidden layer's units, and its products go to BLAS on strided views
-(``fastnn/kernels/blas.py``).
+(``fastnn/kernels/gemm.py``).
 
 As for the row split (``test_workers.py``): two workers give the bits of one, a worker
 1 that starts late changes nothing, training that stops mid-call stops the same way,
@@ -15,21 +15,23 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from test_parity import MIN_EPOCHS, assert_same_fit, fit_pair
-from test_workers import problem, scalars_for
+from test_workers import _record_calls, problem, scalars_for
 from test_workers import run as run_epochs
 
 from fastnn import _codes as C
-from fastnn import kernels, reference
-from fastnn._threads import fit_workers
-from fastnn.kernels import epoch, split
-from fastnn.kernels.blas import product
+from fastnn import _workers, kernels, reference
+from fastnn._workers import fit_workers
+from fastnn.kernels import epoch, handover, split
+from fastnn.kernels.gemm import product
 from fastnn.layout import layer_sizes, work_size
 
 BATCH = 16
+ON_ONE, ON_TWO = _workers.drivers(split.run_epochs, split.helper)
 
 
 def run(kernel, dtype, batch=BATCH, hidden=(48, 32), n_epochs=3, n_samples=5 * BATCH, **kw):
-    """Everything ``kernel`` (a ``run_epochs``) returns or changes (``test_workers.run``)."""
+    """Everything ``kernel`` (a driver or ``reference.run_epochs``) returns or changes
+    (``test_workers.run``)."""
     engine = reference if kernel is reference.run_epochs else kernels
     return run_epochs(engine, dtype, 1, kernel=kernel, batch=batch, hidden=hidden,
                       n_epochs=n_epochs, n_samples=n_samples, **kw)  # fmt: skip
@@ -57,15 +59,15 @@ CASES = {
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
 def test_two_workers_give_the_bits_of_one(case, dtype):
-    one = run(split.run_epochs_1, dtype, **CASES[case])
-    two = run(split.run_epochs_2, dtype, **CASES[case])
+    one = run(ON_ONE, dtype, **CASES[case])
+    two = run(ON_TWO, dtype, **CASES[case])
     for name in one:
         assert_array_equal(two[name], one[name], err_msg=name)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c != "diverges-mid-call"])
 def test_the_unit_split_matches_the_reference(case):
-    got = run(split.run_epochs_2, np.float64, **CASES[case])
+    got = run(ON_TWO, np.float64, **CASES[case])
     expected = run(reference.run_epochs, np.float64, **CASES[case])
     assert_array_equal(got["done"], expected["done"])
     assert_array_equal(got["idx"], expected["idx"])  # the same shuffles
@@ -77,36 +79,35 @@ def test_the_unit_split_matches_the_reference(case):
 
 
 def test_the_unit_split_matches_the_reference_in_float32():
-    got = run(split.run_epochs_2, np.float32, n_epochs=1)
+    got = run(ON_TWO, np.float32, n_epochs=1)
     expected = run(reference.run_epochs, np.float32, n_epochs=1)
     for name in ("losses", "theta"):  # one epoch: the rounding has not grown yet
         assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def test_stopping_cases_do_stop_early():
-    converged = run(split.run_epochs_2, np.float64, **CASES["converges-mid-call"])
+    converged = run(ON_TWO, np.float64, **CASES["converges-mid-call"])
     assert converged["done"][0] < 8 and converged["scalars"][C.STOP] == C.CONVERGED
-    diverged = run(split.run_epochs_2, np.float64, **CASES["diverges-mid-call"])
+    diverged = run(ON_TWO, np.float64, **CASES["diverges-mid-call"])
     assert diverged["done"][0] < 6 and diverged["scalars"][C.STOP] == C.DIVERGED
     assert np.isfinite(diverged["theta"]).all()
 
 
 def test_worker_1_starting_late_or_never_changes_nothing(monkeypatch):
-    from fastnn import _threads
 
     def late(fn, args):  # worker 1 starts only after worker 0 has finished
         return lambda: fn(*args)
 
-    expected = run(split.run_epochs_1, np.float64)
-    monkeypatch.setattr(_threads, "start_helper", late)
-    got = run(split.run_epochs_2, np.float64)
+    expected = run(ON_ONE, np.float64)
+    monkeypatch.setattr(_workers, "start_helper", late)
+    got = run(ON_TWO, np.float64)
     for name in expected:
         assert_array_equal(got[name], expected[name], err_msg=name)
 
 
 def _direct_call(helper, ctl, n_epochs=20):
     """``split.run_epochs`` with ``helper`` as worker 1, through ``on_two_threads``, on
-    the counters ``ctl`` (returned, with the epochs run)."""
+    the counters ``ctl``: the epochs run."""
     X, Y, sw, sizes, theta = problem(np.float64, 5 * BATCH)
     scalars = scalars_for(sizes, C.ADAM, batch=BATCH)
     grad, state = np.zeros_like(theta), np.zeros(3 * theta.shape[0])
@@ -115,25 +116,26 @@ def _direct_call(helper, ctl, n_epochs=20):
     rng_state = np.append(*np.random.RandomState(0).get_state()[1:3]).astype(np.uint32)
     losses = np.zeros(n_epochs)
     codes = np.array([C.RELU, C.LOG_LOSS, C.ADAM], dtype=np.int64)
-    acc = np.zeros(epoch.N_ACC)
+    acc = np.zeros(handover.N_ACC)
     helper_args = (X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
                    ctl, acc)  # fmt: skip
     args = (*helper_args[:12], rng_state, losses, ctl, acc)
-    return epoch.on_two_threads(split.run_epochs, args, helper, helper_args, ctl)
+    _workers.on_two_threads(split.run_epochs, helper, args, helper_args, ctl)
+    return int(ctl[handover.EPOCHS])
 
 
 @pytest.mark.skipif(fit_workers() < 2, reason="two workers need two CPUs and Numba threads")
 def test_worker_1_runs_shares():
-    ctl = np.zeros(epoch.N_CTL, dtype=np.int64)
-    assert _direct_call(split._helper, ctl) == 20
-    assert ctl[epoch.DONE] > 0  # 20 epochs x 5 batches x 5 phases: worker 1 took some
+    ctl = np.zeros(handover.N_CTL, dtype=np.int64)
+    assert _direct_call(split.helper, ctl) == 20
+    assert ctl[handover.DONE] > 0  # 20 epochs x 5 batches x 5 phases: worker 1 took some
 
 
 def test_an_error_in_worker_1_halts_worker_0():
     # Worker 1 has claimed the first phase's second share, then fails: worker 0, which
     # waits for that share, must stop rather than wait forever, and the error surfaces.
-    ctl = np.zeros(epoch.N_CTL, dtype=np.int64)
-    ctl[epoch.CLAIMED] = 1
+    ctl = np.zeros(handover.N_CTL, dtype=np.int64)
+    ctl[handover.CLAIMED] = 1
 
     def fails(*args):
         raise ZeroDivisionError("in worker 1")
@@ -150,7 +152,7 @@ def test_an_error_in_worker_1_halts_worker_0():
     thread.start()
     thread.join(timeout=60)
     assert not thread.is_alive(), "worker 0 still waits for worker 1's share"
-    assert outcome and ctl[epoch.HALT] == 1
+    assert outcome and ctl[handover.HALT] == 1
 
 
 # --- Which fits run it -----------------------------------------------------------------
@@ -158,28 +160,26 @@ def test_an_error_in_worker_1_halts_worker_0():
 
 def test_wide_layers_split_units_and_the_rest_split_rows():
     wide = layer_sizes(2, (512, 512), 1)
-    assert split.splits_units(wide, 128)
-    assert epoch.epochs_kernel(wide, 128, workers=2) is split.run_epochs_2
-    assert epoch.epochs_kernel(wide, 128, workers=1) is split.run_epochs_1
-    assert not split.splits_units(wide, 128, dropout=True)  # masks are drawn by rows
-    assert epoch.epochs_kernel(wide, 128, workers=2, dropout=True) is epoch.run_epochs_2
+    assert kernels.splits_units(wide, 128)
+    assert kernels.epoch_workers(wide, 128) == (split.run_epochs, split.helper, True)
+    assert _workers.epochs_runner(wide, 128, workers=2) is ON_TWO
+    assert _workers.epochs_runner(wide, 128, workers=1) is ON_ONE
+    assert not kernels.splits_units(wide, 128, dropout=True)  # masks are drawn by rows
+    assert kernels.epoch_workers(wide, 128, dropout=True)[0] is epoch.run_epochs
     # 256 x 256 weights: unit split for batches up to 64 rows, row split above.
-    assert split.splits_units(layer_sizes(2, (256, 256), 1), 64)
-    assert not split.splits_units(layer_sizes(2, (256, 256), 1), 128)
+    assert kernels.splits_units(layer_sizes(2, (256, 256), 1), 64)
+    assert not kernels.splits_units(layer_sizes(2, (256, 256), 1), 128)
     for hidden, batch in [((64, 64), 64), ((128, 64), 32), ((100,), 200)]:
-        assert not split.splits_units(layer_sizes(64, hidden, 10), batch)
+        assert not kernels.splits_units(layer_sizes(64, hidden, 10), batch)
 
 
 def test_a_wide_fit_is_scikit_learns(monkeypatch):
     """A network the engine trains model-parallel reproduces scikit-learn's fit."""
-    ran = []
-    for name in ("run_epochs_1", "run_epochs_2"):
-        kernel = getattr(split, name)
-        monkeypatch.setattr(split, name, lambda *a, k=kernel, n=name: (ran.append(n), k(*a))[1])
+    ran = _record_calls(monkeypatch)
     params = dict(hidden_layer_sizes=(256, 256), batch_size=32, max_iter=MIN_EPOCHS)
-    assert split.splits_units(layer_sizes(2, (256, 256), 1), 32)
+    assert kernels.epoch_workers(layer_sizes(2, (256, 256), 1), 32)[0] is split.run_epochs
     got, expected, X = fit_pair("binary", "numba", **params)
-    assert ran  # the fit ran the unit split
+    assert ran  # the fit ran its epochs in the numba engine, by the unit split
     assert_same_fit(got, expected, X)
 
 

@@ -19,14 +19,14 @@ def test_import_compiles_nothing_and_warmup_compiles_the_fit_kernels(tmp_path):
     script = """
         import fastnn
         from fastnn import kernels
-        from fastnn._threads import fit_workers
-        from fastnn.kernels import dense, epoch, split
+        from fastnn._workers import fit_workers
+        from fastnn.kernels import dense, epoch, handover, split
         kernels_ = (kernels.run_epochs, kernels.predict, split.run_epochs)
         before = sum(len(f.signatures) for f in kernels_)
         fastnn.warmup(dtypes=("float64",))
         after = [len(f.signatures) for f in kernels_]
-        helpers = [len(f.signatures) for f in (epoch._helper, split._helper)]
-        inlined = (epoch._block, epoch._step, epoch._epoch_end, epoch._start_epoch,
+        helpers = [len(f.signatures) for f in (epoch.helper, split.helper)]
+        inlined = (epoch._block, epoch._step, handover.end_batch, handover.start_epoch,
                    dense.forward_rows, dense.backward_rows, dense._dense_layer)
         alone = sum(len(f.overloads) for f in inlined)
         print(before, *after, fit_workers(), *helpers, alone, len(epoch._update.overloads))

@@ -1,8 +1,9 @@
 """The epoch kernel's two workers: a mini-batch split in two blocks of rows gives the
 same bits on two threads as on one, and the reference's numbers.
 
-``run_epochs`` splits each batch in two blocks when the shapes are large enough
-(``batch_parts``); ``run_epochs_2`` runs the same blocks on two threads. These tests
+``epoch.run_epochs`` splits each batch in two blocks when the shapes are large enough
+(``batch_parts``); its two-thread driver runs the same blocks with ``epoch.helper`` as
+worker 1 (``fastnn/_workers.py``). These tests
 drive both kernels directly, over the cases where a block's bookkeeping could go
 wrong: dropout (each block's rows keep their numbers in the batch), a last batch of
 one row (an empty second block), training that stops in the middle of a call
@@ -19,14 +20,16 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastnn import _codes as C
-from fastnn import kernels, reference
-from fastnn._threads import fit_workers
-from fastnn.kernels.epoch import batch_parts, epochs_kernel, run_epochs_1, run_epochs_2
+from fastnn import _workers, kernels, reference
+from fastnn._workers import fit_workers
+from fastnn.kernels import epoch
+from fastnn.kernels.epoch import batch_parts
 from fastnn.layout import layer_sizes, n_params, work_size
 
 N_FEATURES = 5
 BATCH = 128
 HIDDEN = (48, 32)  # 128 rows x 1,900 weights: large enough to split
+ON_ONE, ON_TWO = _workers.drivers(epoch.run_epochs, epoch.helper)
 
 
 def problem(dtype, n_samples, seed=0, hidden=HIDDEN):
@@ -61,7 +64,7 @@ def scalars_for(sizes, solver, dropout=0.0, lr=0.01, n_iter_no_change=1e9, tol=1
 def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM,
         hidden=HIDDEN, batch=BATCH, output=C.LOG_LOSS, activation=C.RELU, kernel=None,
         **kw):  # fmt: skip
-    """Everything ``run_epochs`` (or ``kernel``, if given) returns or changes, after
+    """Everything ``run_epochs`` (or ``kernel``, a driver, if given) returns or changes, after
     ``n_epochs`` epochs. ``output``: the loss, on three columns of targets (log-loss) or
     two (binary log-loss, squared error)."""
     X, Y, sw, sizes, theta = problem(dtype, n_samples, hidden=hidden)
@@ -71,7 +74,7 @@ def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM,
         theta = theta[: n_params(sizes)]
     scalars = scalars_for(sizes, solver, batch=batch, **kw)
     if kernel is None:
-        kernel = run_epochs_2 if workers == 2 and engine is kernels else engine.run_epochs
+        kernel = ON_TWO if workers == 2 and engine is kernels else engine.run_epochs
     grad = np.zeros_like(theta)
     state = np.zeros((C.MOMENTS[solver] + 1) * theta.shape[0], dtype=dtype)
     work = np.zeros(work_size(sizes, batch), dtype=dtype)
@@ -119,13 +122,15 @@ CASES = {
 def test_these_shapes_are_split_in_two():
     sizes = layer_sizes(N_FEATURES, HIDDEN, 3)
     assert batch_parts(sizes, BATCH) == 2
-    assert epochs_kernel(sizes, BATCH, workers=2) is run_epochs_2
-    assert epochs_kernel(sizes, BATCH, workers=1) is run_epochs_1
+    assert kernels.epoch_workers(sizes, BATCH) == (epoch.run_epochs, epoch.helper, True)
+    assert _workers.epochs_runner(sizes, BATCH, workers=2) is ON_TWO
+    assert _workers.epochs_runner(sizes, BATCH, workers=1) is ON_ONE
     transposed = CASES["transposed-backprop"]
     assert batch_parts(layer_sizes(N_FEATURES, transposed["hidden"], 3), transposed["batch"]) == 2
     xor = layer_sizes(2, (4,), 1)
     assert batch_parts(xor, 4) == 1
-    assert epochs_kernel(xor, 4, workers=2) is run_epochs_1
+    assert not kernels.epoch_workers(xor, 4)[2]  # a second thread would not pay
+    assert _workers.epochs_runner(xor, 4, workers=2) is ON_ONE
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -159,8 +164,8 @@ def test_two_workers_match_the_reference(case):
 
 
 def test_worker_1_halted_while_waiting_for_a_step_steps_nothing():
-    # The engine never runs two threads on batches of one block (epochs_kernel), but
-    # if run_epochs_2 is called on them, worker 1 claims each (empty) second block and
+    # The engine never runs two threads on batches of one block (epoch_workers), but
+    # if the two-thread driver is called on them, worker 1 claims each (empty) second block and
     # waits for a step share that never comes, until the call halts it: it must then
     # stop, not step the second half of the parameters once more.
     assert batch_parts(layer_sizes(N_FEATURES, (6,), 3), BATCH) == 1
@@ -171,7 +176,7 @@ def test_worker_1_halted_while_waiting_for_a_step_steps_nothing():
 
 
 def _workers_in(env):
-    script = "from fastnn._threads import fit_workers; print(fit_workers())"
+    script = "from fastnn._workers import fit_workers; print(fit_workers())"
     base = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
     out = subprocess.run(
         [sys.executable, "-c", script], env={**base, **env}, capture_output=True, text=True,
@@ -188,55 +193,53 @@ def test_numba_thread_count_is_the_knob():
 
 def test_worker_1_starting_late_or_never_changes_nothing(monkeypatch):
     # Worker 0 takes worker 1's blocks and half-steps when worker 1 is not there yet.
-    from fastnn import _threads
-
     def late(fn, args):  # worker 1 starts only after worker 0 has finished
         return lambda: fn(*args)
 
     expected = run(kernels, np.float64, workers=1, **CASES["dropout"])
-    monkeypatch.setattr(_threads, "start_helper", late)
+    monkeypatch.setattr(_workers, "start_helper", late)
     got = run(kernels, np.float64, workers=2, **CASES["dropout"])
     for name in expected:
         assert_array_equal(got[name], expected[name], err_msg=name)
 
 
 def test_helper_threads_are_kept_between_calls():
-    from fastnn import _threads
-
     names = []
     for _ in range(3):
-        _threads.start_helper(lambda: names.append(threading.current_thread()), ())()
+        _workers.start_helper(lambda: names.append(threading.current_thread()), ())()
     assert names[0] is names[1] is names[2]  # one thread served the three calls
     assert names[0] is not threading.current_thread()
 
 
 def test_helper_errors_reach_the_caller():
-    from fastnn import _threads
-
     def fails():
         raise ZeroDivisionError("in the helper")
 
     with pytest.raises(ZeroDivisionError, match="in the helper"):
-        _threads.start_helper(fails, ())()
+        _workers.start_helper(fails, ())()
     # The helper survives its error and serves the next call.
-    assert _threads.start_helper(lambda: None, ())() is None
+    assert _workers.start_helper(lambda: None, ())() is None
 
 
 # --- Calls per fit -------------------------------------------------------------------
 
 
-def _count_calls(monkeypatch):
-    from fastnn.kernels import epoch
-
+def _record_calls(monkeypatch):
+    """The calls fits make from now on of the epoch drivers: ``(threads, n_epochs)``."""
     calls = []
-    for name in ("run_epochs_1", "run_epochs_2"):
-        kernel = getattr(epoch, name)
+    runner = _workers.epochs_runner
 
-        def counted(*args, kernel=kernel):
-            calls.append(args[4])  # n_epochs
-            return kernel(*args)
+    def recording(*args, **kwargs):
+        driver = runner(*args, **kwargs)
+        threads = 1 if driver.__name__ == "on_one" else 2
 
-        monkeypatch.setattr(epoch, name, counted)
+        def recorded(*a):
+            calls.append((threads, a[4]))  # a[4]: n_epochs
+            return driver(*a)
+
+        return recorded
+
+    monkeypatch.setattr(_workers, "epochs_runner", recording)
     return calls
 
 
@@ -247,13 +250,13 @@ def test_a_small_fit_runs_in_one_call_with_the_same_result(monkeypatch):
 
     X, y = make_classification(300, 10, random_state=0)
     params = dict(hidden_layer_sizes=(16,), max_iter=6, tol=0.0, random_state=0)
-    calls = _count_calls(monkeypatch)
+    calls = _record_calls(monkeypatch)
     one_call = MLPClassifier(**params).fit(X, y)
-    assert calls == [6]  # all six epochs in one compiled call
+    assert [n for _, n in calls] == [6]  # all six epochs in one compiled call
     calls.clear()
     # A callback brings the fit back to Python after every epoch: six calls, same bits.
     per_epoch = MLPClassifier(**params, callbacks=lambda model, info: False).fit(X, y)
-    assert calls == [1] * 6
+    assert [n for _, n in calls] == [1] * 6
     for got, expected in zip(one_call.coefs_ + one_call.intercepts_,
                              per_epoch.coefs_ + per_epoch.intercepts_):  # fmt: skip
         assert_array_equal(got, expected)
@@ -261,30 +264,26 @@ def test_a_small_fit_runs_in_one_call_with_the_same_result(monkeypatch):
 
 
 def test_a_large_network_first_returns_after_one_epoch():
-    from fastnn import engine
-
     wide = layer_sizes(2, (512, 512), 1)  # about 1.6 GFLOP per epoch of 10,000 rows
-    assert engine._first_call_epochs(wide, 10_000, 128) == 1
+    assert _workers.first_call_epochs(wide, 10_000, 128) == 1
     digits = layer_sizes(64, (128, 64), 10)  # about 0.2 GFLOP per epoch
-    assert 1 < engine._first_call_epochs(digits, 1797, 32) < 100
+    assert 1 < _workers.first_call_epochs(digits, 1797, 32) < 100
 
 
 def test_an_idle_helper_keeps_no_arrays_alive():
     import gc
     import weakref
 
-    from fastnn import _threads
-
     data = np.zeros(1000)
     ref = weakref.ref(data)
-    _threads.start_helper(lambda a: a.sum(), (data,))()
+    _workers.start_helper(lambda a: a.sum(), (data,))()
     del data
     gc.collect()
     assert ref() is None  # the helper, now idle, dropped its reference to the call's data
 
 
 def test_worker_choice_falls_back_to_one_worker_while_two_are_slower():
-    from fastnn._threads import WorkerChoice
+    from fastnn._workers import WorkerChoice
 
     choice = WorkerChoice()
     assert choice.next_workers() == 2
@@ -310,7 +309,7 @@ def test_worker_choice_falls_back_to_one_worker_while_two_are_slower():
 def test_worker_choice_starting_slow_moves_to_one_worker():
     # A process that starts while two workers are slow: the second call's trial of one
     # worker finds it faster, and one stays until two measure faster again.
-    from fastnn._threads import WorkerChoice
+    from fastnn._workers import WorkerChoice
 
     choice = WorkerChoice()
     choice.record(2, 100.0)  # the first call: not counted
@@ -323,7 +322,7 @@ def test_worker_choice_starting_slow_moves_to_one_worker():
 
 
 def test_worker_choice_keeps_two_workers_when_one_is_no_faster():
-    from fastnn._threads import WorkerChoice
+    from fastnn._workers import WorkerChoice
 
     choice = WorkerChoice()
     choice.record(2, 100.0)  # the first call: not counted
@@ -340,9 +339,8 @@ def test_worker_choice_keeps_two_workers_when_one_is_no_faster():
 
 @pytest.mark.skipif(fit_workers() < 2, reason="two workers need two CPUs and Numba threads")
 def test_a_fit_runs_the_workers_its_choice_says_with_the_same_bits(monkeypatch):
-    from fastnn import MLPClassifier, engine
-    from fastnn._threads import WorkerChoice
-    from fastnn.kernels import epoch
+    from fastnn import MLPClassifier
+    from fastnn._workers import WorkerChoice
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(640, N_FEATURES))
@@ -356,18 +354,15 @@ def test_a_fit_runs_the_workers_its_choice_says_with_the_same_bits(monkeypatch):
             self.recorded.append((workers, seconds_per_batch))
             super().record(workers, seconds_per_batch)
 
-    ran = []  # the kernel each call ran
-    for name in ("run_epochs_1", "run_epochs_2"):
-        kernel = getattr(epoch, name)
-        monkeypatch.setattr(epoch, name, lambda *a, k=kernel, n=name: (ran.append(n), k(*a))[1])
+    ran = _record_calls(monkeypatch)  # the threads and epochs of each call
     results = {}
     for workers in (2, 1):
         choice = Recording()
         choice.workers, choice.recorded = workers, []
-        monkeypatch.setattr(engine, "worker_choice", lambda key, c=choice: c)
+        monkeypatch.setattr(_workers, "worker_choice", lambda key, c=choice: c)
         ran.clear()
         results[workers] = MLPClassifier(**params).fit(X, y)
-        assert ran == [f"run_epochs_{workers}"]  # one call, on the chosen workers
+        assert ran == [(workers, 3)]  # one call, on the chosen workers
         assert [w for w, _ in choice.recorded] == [workers]
         assert choice.recorded[0][1] > 0  # seconds per mini-batch
     for got, expected in zip(results[1].coefs_ + results[1].intercepts_,

@@ -22,7 +22,7 @@ from fastnn.kernels.activations import (
     dropout_rate,
     output_activate,
 )
-from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, penalty
+from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, penalty, weight_sum
 
 SMALL_PRODUCT = 512
 # Back-propagating a block's delta through a layer (``delta @ W.T``) ran at about half
@@ -284,9 +284,7 @@ def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     """Write the gradient of the mean loss into ``grad``, from the activations that
     :func:`forward` left in ``work``."""
     nb = Y.shape[0]
-    sw_sum = 0.0
-    for r in range(nb):
-        sw_sum += sw[r]
+    sw_sum = weight_sum(sw)
     backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, 0, nb, nb, work[:0])
     finish_gradient(grad, grad, 1, theta, sizes, scalars[ALPHA], sw_sum)
 
@@ -307,9 +305,7 @@ def rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, n
 def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     """Loss (data term plus penalty) on one batch, and its gradient into ``grad``."""
     nb = X.shape[0]
-    sw_sum = 0.0
-    for r in range(nb):
-        sw_sum += sw[r]
+    sw_sum = weight_sum(sw)
     total = rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, 0, nb, nb)
     alpha = scalars[ALPHA]
     loss = mean_loss(total, sw_sum, Y.shape[1], codes[OUTPUT])

@@ -53,6 +53,16 @@ def loss_sum(A_out, Y, sw, loss):
     return total
 
 
+@jit(inline=True)
+def weight_sum(sw):
+    """The samples' total weight ``sum(sw)``, added in order in float64: the
+    denominator of every mean loss and gradient."""
+    total = 0.0
+    for i in range(sw.shape[0]):
+        total += sw[i]
+    return total
+
+
 @jit(internal=True)
 def mean_loss(total, sw_sum, n_outputs, loss):
     """The data term from :func:`loss_sum`'s ``total``: divided by the samples' total
@@ -68,10 +78,7 @@ def output_loss(A_out, Y, sw, loss):
 
     Same formulas as :func:`fastnn.reference.output_loss`.
     """
-    sw_sum = 0.0
-    for i in range(sw.shape[0]):
-        sw_sum += sw[i]
-    return mean_loss(loss_sum(A_out, Y, sw, loss), sw_sum, A_out.shape[1], loss)
+    return mean_loss(loss_sum(A_out, Y, sw, loss), weight_sum(sw), A_out.shape[1], loss)
 
 
 @jit

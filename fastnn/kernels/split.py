@@ -28,22 +28,22 @@ output layer's bias is worker 0's. Per batch:
   and deltas do (worker 0 saves all the weights at each epoch's start).
 
 A batch takes ``2 L - 1`` phases for ``L`` layers. Each phase has two shares, claimed
-as in :mod:`.epoch`: worker 1 claims share 1 of a phase by compare-and-swap, or worker
-0 runs it itself, so the bits do not depend on the number of threads (and a worker 1
-that starts late or never cannot stall worker 0). They do differ from :mod:`.epoch`'s
-(other sums, in another order), so the engine picks the scheme from the shapes alone
-(:func:`splits_units`). Products go to BLAS on strided views (:mod:`.blas`): a block of
-columns is not contiguous. Dropout's masks are drawn by rows, so a fit with dropout
-runs :mod:`.epoch`.
+as :mod:`.handover` says: worker 1 claims share 1 of a phase by compare-and-swap, or
+worker 0 runs it itself, so the bits do not depend on the number of threads (and a
+worker 1 that starts late or never cannot stall worker 0). They do differ from
+:mod:`.epoch`'s (other sums, in another order), so the engine picks the scheme from the
+shapes alone (:func:`fastnn.kernels.splits_units`). Products go to BLAS on strided views
+(:mod:`.blas`): a block of columns is not contiguous. Dropout's masks are drawn by
+rows, so a fit with dropout runs :mod:`.epoch`.
 """
 
 import numpy as np
 
 from fastnn._codes import ALPHA, BATCH_COUNT, BATCH_SIZE, HIDDEN, OUTPUT
 from fastnn._jit import jit
-from fastnn.kernels._sync import atomic_cas, atomic_load, atomic_store
+from fastnn.kernels import handover as H
 from fastnn.kernels.activations import _derivative, _hidden, output_activate
-from fastnn.kernels.blas import gemm
+from fastnn.kernels.atomics import atomic_load, atomic_store
 from fastnn.kernels.dense import (
     ACTIVATIONS,
     DELTAS,
@@ -56,66 +56,20 @@ from fastnn.kernels.dense import (
     layer_params,
     matmul_loops,
 )
-from fastnn.kernels.epoch import (
-    CLAIMED,
-    DONE,
-    EPOCHS,
-    HALT,
-    N_ACC,
-    N_CTL,
-    STEPPED,
-    _buffers,
-    _epoch_end,
-    _gather,
-    _start_epoch,
-    _wait,
-    on_two_threads,
-)
-from fastnn.kernels.losses import loss_sum, mean_loss, output_delta
+from fastnn.kernels.gemm import gemm
+from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, weight_sum
 from fastnn.kernels.optim import step_range, step_scalars
+from fastnn.layout import LAYERS, OUTPUT_1, OUTPUT_DELTA_1, PARTIALS, SUMS_0, SUMS_1
 
 SHARE_0, SHARE_1 = np.int64(0), np.int64(1)  # int64, not literals (see .dense)
 ONE_PART = np.int64(1)
-# ``ctl[STEPPED]`` counts the phases opened; ``ctl[CLAIMED]`` and ``ctl[DONE]`` count
-# the second shares claimed and finished. ``acc``: the epoch's loss, the batch's
-# summed loss, unused, each share's squared weights.
-LOSS, SQUARES = 1, 3
-
-# The model-parallel scheme is used when the widest layer has at least SPLIT_MIN_WEIGHTS
-# weights and at least SPLIT_MIN_WEIGHTS_PER_ROW per row of the batch. Measured on 2
-# cores, moons data, float64, ms per epoch, min over 6 fits alternating split / rows:
-#   2-512-512-1, batch 128: 205 / 220 (float32 109 / 109)
-#   2-384-384-1, batch 32, 64, 128: 152 / 182, 141 / 137, 116 / 114 (the last two even)
-#   2-256-256-1, batch 32, 64, 128: 76 / 88, 63 / 65, 57 / 53
-#   2-128-128-1, batch 32, 64, 128: 25 / 22, 27 / 28, 31 / 25
-#   moons 2-64-64-1 b64: 9.6 / 5.8; digits 64-128-64-10 b32: 5.1 / 4.0
-# Per batch, the row split exchanges parameters (its cost grows with the weights) and
-# the unit split meets 2 L - 1 times and exchanges activations (it grows with the batch).
-SPLIT_MIN_WEIGHTS = 65_536
-SPLIT_MIN_WEIGHTS_PER_ROW = 1_024
-
-
-def splits_units(sizes, batch_size, dropout=False):
-    """Whether a fit's mini-batches run model-parallel (this module) rather than
-    data-parallel (:mod:`.epoch`): when the widest layer has at least
-    :data:`SPLIT_MIN_WEIGHTS` weights, and :data:`SPLIT_MIN_WEIGHTS_PER_ROW` per row of
-    the batch, with a hidden layer and no dropout. Chosen from the shapes alone, so that
-    the bits never depend on the machine."""
-    sizes = [int(n) for n in sizes]
-    widest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return (
-        len(sizes) >= 3
-        and not dropout
-        and widest >= SPLIT_MIN_WEIGHTS
-        and widest >= SPLIT_MIN_WEIGHTS_PER_ROW * batch_size
-    )
 
 
 @jit(internal=True)
 def _units(n, k):
     """The block of a layer's ``n`` units that share ``k`` owns: ``(u0, u1)``; the
     first block is cut at a multiple of 16 units (a 64-byte cache line of float32)."""
-    half = (n // 2) // 16 * 16 if n >= 32 else n // 2
+    half = H.aligned_half(n) if n >= 32 else n // 2
     return (0, half) if k == 0 else (half, n)
 
 
@@ -199,26 +153,25 @@ def _column_sums(delta, db):
 
 
 @jit(internal=True)
-def _partial(scratch, layer, k, B, widest, nb, cols):
+def _partial(partials, layer, k, B, widest, nb, cols):
     """Share ``k``'s part ``P_k`` of layer ``layer``'s product (``nb`` rows, ``cols``
-    columns). Layers alternate between two pairs of buffers: a share writes the next
-    layer's part while the other may still read this one's."""
+    columns), in the ``PARTIALS`` slot. Layers alternate between two pairs of blocks: a
+    share writes the next layer's part while the other may still read this one's."""
     start = ((layer % 2) * 2 + k) * B * widest
-    return scratch[start : start + nb * cols].reshape((nb, cols))
+    return partials[start : start + nb * cols].reshape((nb, cols))
 
 
 @jit(internal=True)
-def _output_buffers(scratch, layers, sizes, B, widest, k, nb):
+def _output_buffers(work, slots, layers, sizes, k, nb):
     """The buffers share ``k``'s output and output delta go to (``nb`` rows): the layer
-    buffers for share 0, its own for share 1."""
+    buffers for share 0, its own slots for share 1."""
     n_out = sizes[sizes.shape[0] - 1]
     L = sizes.shape[0] - 1
     if k == 0:
         return (layer_buffer(layers, sizes, L - 1, nb, ACTIVATIONS),
                 layer_buffer(layers, sizes, L - 1, nb, DELTAS))  # fmt: skip
-    base = 4 * B * widest
-    Z = scratch[base : base + nb * n_out].reshape((nb, n_out))
-    D = scratch[base + B * n_out : base + B * n_out + nb * n_out].reshape((nb, n_out))
+    Z = H.slot(work, slots, OUTPUT_1)[: nb * n_out].reshape((nb, n_out))
+    D = H.slot(work, slots, OUTPUT_DELTA_1)[: nb * n_out].reshape((nb, n_out))
     return Z, D
 
 
@@ -266,12 +219,12 @@ def _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum):
 
 
 @jit(internal=True)
-def _forward_part(i, k, A_own, sizes, theta, codes, scratch, B, widest, nb):
+def _forward_part(i, k, A_own, sizes, theta, partials, B, widest, nb):
     """Share ``k``'s part of layer ``i``'s product, from its own units below:
     ``P_k = A[:, own] @ W[own, :]`` (share 0 adds the bias to the output layer's)."""
     u0, u1 = _units(sizes[i], k)
     W, b = layer_params(theta, sizes, i)
-    P = _partial(scratch, i, k, B, widest, nb, sizes[i + 1])
+    P = _partial(partials, i, k, B, widest, nb, sizes[i + 1])
     mm(A_own, W[u0:u1, :], P)
     if k == 0 and i == sizes.shape[0] - 2:  # the output layer's bias: see _phase
         for r in range(nb):
@@ -312,47 +265,43 @@ def _phase(p, k, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes, wo
     n_in, n_out = X.shape[1], Y.shape[1]
     L = sizes.shape[0] - 1
     B = np.int64(scalars[BATCH_SIZE])
-    start = (b % ((n + B - 1) // B)) * B
-    nb = min(B, n - start)
-    X_buf, Y_buf, sw_buf, layers, _, scratch = _buffers(work, B, n_in, n_out, sizes, theta.shape[0])
-    Xb = X_buf[: nb * n_in].reshape((nb, n_in))
-    Yb = Y_buf[: nb * n_out].reshape((nb, n_out))
-    swb = sw_buf[:nb]
-    widest = 0
-    for j in range(1, L + 1):
-        widest = max(widest, sizes[j])
-    sums_start = 4 * B * widest + 2 * B * n_out + k * (widest + 16)
-    sums = scratch[sums_start : sums_start + widest]
+    start, nb = H.batch_rows(b, n, B)
+    slots = H.workspace(sizes, B, theta.shape[0])
+    Xb, Yb, swb = H.batch_views(work, slots, nb, n_in, n_out)
+    layers = H.slot(work, slots, LAYERS)
+    partials = H.slot(work, slots, PARTIALS)
+    sums = H.slot(work, slots, SUMS_0 if k == 0 else SUMS_1)
+    widest = sums.shape[0]  # the column sums' slot is as long as the widest layer
     if p == 0:  # gather: each share copies half the rows
         mid = (nb + 1) // 2
-        _gather(X, Y, sw, idx, start, 0 if k == 0 else mid, mid if k == 0 else nb, Xb, Yb, swb)
+        H.gather(X, Y, sw, idx, start, 0 if k == 0 else mid, mid if k == 0 else nb, Xb, Yb, swb)
     elif p == 1:  # the first layer, own units; then this share's part of the next layer
         u0, u1 = _units(sizes[1], k)
         W, b_ = layer_params(theta, sizes, 0)
         A = layer_buffer(layers, sizes, 0, nb, ACTIVATIONS)
         mm(Xb, W[:, u0:u1], A[:, u0:u1])
         _activate_columns(A, b_, u0, u1, codes[HIDDEN])
-        _forward_part(1, k, A[:, u0:u1], sizes, theta, codes, scratch, B, widest, nb)
+        _forward_part(1, k, A[:, u0:u1], sizes, theta, partials, B, widest, nb)
     elif p < L:  # hidden layer p - 1 >= 1: own units from the two parts; the next part
         i = p - 1
         u0, u1 = _units(sizes[i + 1], k)
-        P_0 = _partial(scratch, i, SHARE_0, B, widest, nb, sizes[i + 1])
-        P_1 = _partial(scratch, i, SHARE_1, B, widest, nb, sizes[i + 1])
+        P_0 = _partial(partials, i, SHARE_0, B, widest, nb, sizes[i + 1])
+        P_1 = _partial(partials, i, SHARE_1, B, widest, nb, sizes[i + 1])
         A = layer_buffer(layers, sizes, i, nb, ACTIVATIONS)
         _, b_ = layer_params(theta, sizes, i)
         _sum_activate_columns(P_0, P_1, b_, A, u0, u1, codes[HIDDEN])
-        _forward_part(i + 1, k, A[:, u0:u1], sizes, theta, codes, scratch, B, widest, nb)
+        _forward_part(i + 1, k, A[:, u0:u1], sizes, theta, partials, B, widest, nb)
     elif p == L:  # the output layer (each share for itself), then its backward pass
-        P_0 = _partial(scratch, L - 1, SHARE_0, B, widest, nb, n_out)
-        P_1 = _partial(scratch, L - 1, SHARE_1, B, widest, nb, n_out)
-        Zo, Do = _output_buffers(scratch, layers, sizes, B, widest, k, nb)
+        P_0 = _partial(partials, L - 1, SHARE_0, B, widest, nb, n_out)
+        P_1 = _partial(partials, L - 1, SHARE_1, B, widest, nb, n_out)
+        Zo, Do = _output_buffers(work, slots, layers, sizes, k, nb)
         for r in range(nb):
             for c in range(n_out):
                 Zo[r, c] = P_0[r, c] + P_1[r, c]
         output_activate(Zo, codes[OUTPUT])
         output_delta(Zo, Yb, swb, codes[OUTPUT], Do)
         if k == 0:
-            acc[LOSS] = loss_sum(Zo, Yb, swb, codes[OUTPUT])
+            acc[H.LOSS] = loss_sum(Zo, Yb, swb, codes[OUTPUT])
             _, db_out = layer_params(grad, sizes, L - 1)
             _column_sums(Do, db_out)
         _backward_row_layer(L - 1, k, Xb, sizes, theta, grad, codes, layers, nb, Do, sums)
@@ -371,15 +320,13 @@ def _phase(p, k, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes, wo
 @jit(internal=True)
 def _step_phase(k, swb, sizes, theta, grad, state, scalars, codes, acc):
     """Share ``k``'s gradient is complete: finish it and step its parameters."""
-    sw_sum = 0.0
-    for r in range(swb.shape[0]):
-        sw_sum += swb[r]
-    acc[SQUARES + k] = _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum)
+    sw_sum = weight_sum(swb)
+    acc[H.SQUARES + k] = _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum)
 
 
 @jit
-def _helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, ctl,
-            acc):  # fmt: skip
+def helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, ctl,
+           acc):  # fmt: skip
     """Worker 1: share 1 of each phase it claims before worker 0 does."""
     n = idx.shape[0]
     B = np.int64(scalars[BATCH_SIZE])
@@ -387,14 +334,14 @@ def _helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, 
     total = n_epochs * ((n + B - 1) // B) * phases
     t = 0
     while t < total:
-        if not _wait(ctl, STEPPED, t + 1):
+        if not H.wait(ctl, H.STEPPED, t + 1):
             return
-        if not atomic_cas(ctl, CLAIMED, t, t + 1):
-            t = atomic_load(ctl, CLAIMED)  # worker 0 ran it (this worker started late)
+        if not H.claim(ctl, H.CLAIMED, t):
+            t = atomic_load(ctl, H.CLAIMED)  # worker 0 ran it (this worker started late)
             continue
         _phase(t % phases, SHARE_1, t // phases, X, Y, sw, idx, sizes, theta, grad, state, scalars,
                codes, work, acc)  # fmt: skip
-        atomic_store(ctl, DONE, t + 1)
+        atomic_store(ctl, H.DONE, t + 1)
         t += 1
 
 
@@ -406,63 +353,38 @@ def run_epochs(
     """Run up to ``n_epochs`` epochs in one call; return how many ran. Same meaning as
     :func:`fastnn.reference.run_epochs`, model-parallel (see the module's docstring).
 
-    This is worker 0: share 0 of every phase, share 1 too unless worker 1 claimed it,
-    and every epoch's bookkeeping. ``ctl`` and ``acc`` are the counters and sums it
-    shares with worker 1 (:data:`.epoch.N_CTL`, :data:`.epoch.N_ACC` long, zeroed).
+    This is worker 0: share 0 of every phase, share 1 too unless worker 1
+    (:func:`helper`) claimed it, and every epoch's bookkeeping. ``ctl`` and ``acc`` are
+    the counters and sums it shares with worker 1 (:func:`.handover.counters`).
     """
     n = idx.shape[0]
     B = np.int64(scalars[BATCH_SIZE])
     per_epoch = (n + B - 1) // B
     phases = 2 * (sizes.shape[0] - 1) - 1
     n_out = Y.shape[1]
-    _, _, sw_buf, _, _, _ = _buffers(work, B, X.shape[1], n_out, sizes, theta.shape[0])
-    _start_epoch(idx, theta, state, scalars, rng_state)
+    slots = H.workspace(sizes, B, theta.shape[0])
+    H.start_epoch(idx, theta, state, scalars, rng_state)
     scalars[BATCH_COUNT] += 1
     for b in range(n_epochs * per_epoch):
         step_scalars(scalars, codes)
         for p in range(phases):
             t = b * phases + p
-            atomic_store(ctl, STEPPED, t + 1)
+            atomic_store(ctl, H.STEPPED, t + 1)
             _phase(p, SHARE_0, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes,
                    work, acc)  # fmt: skip
-            if atomic_cas(ctl, CLAIMED, t, t + 1):
+            if H.claim(ctl, H.CLAIMED, t):
                 _phase(p, SHARE_1, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes,
                        work, acc)  # fmt: skip
-            elif not _wait(ctl, DONE, t + 1):
-                return ctl[EPOCHS]  # halted: worker 1 failed (see .epoch.on_two_threads)
-        nb = min(B, n - (b % per_epoch) * B)
-        sw_sum = 0.0
-        for r in range(nb):
-            sw_sum += sw_buf[r]
-        loss = mean_loss(acc[LOSS], sw_sum, n_out, codes[OUTPUT])
-        squares = acc[SQUARES] + acc[SQUARES + 1]
-        acc[0] += (loss + 0.5 * scalars[ALPHA] * squares / sw_sum) * nb
-        if _epoch_end(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses,
-                      ctl, acc):  # fmt: skip
-            atomic_store(ctl, HALT, 1)
+            elif not H.wait(ctl, H.DONE, t + 1):
+                return ctl[H.EPOCHS]  # halted: worker 1 failed (see fastnn._workers)
+        _, nb = H.batch_rows(b, n, B)
+        _, _, swb = H.batch_views(work, slots, nb, X.shape[1], n_out)
+        sw_sum = weight_sum(swb)
+        loss = mean_loss(acc[H.LOSS], sw_sum, n_out, codes[OUTPUT])
+        squares = acc[H.SQUARES] + acc[H.SECOND_SQUARES]
+        H.add_batch_loss(acc, loss, squares, scalars[ALPHA], sw_sum, nb)
+        if H.end_batch(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses,
+                       ctl, acc):  # fmt: skip
+            atomic_store(ctl, H.HALT, 1)
             break
-    return ctl[EPOCHS]
-
-
-def run_epochs_2(
-    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
-):
-    """:func:`run_epochs` on two threads (worker 1 in a helper thread), with the same
-    bits as on one (:func:`run_epochs_1`)."""
-    ctl = np.zeros(N_CTL, dtype=np.int64)
-    acc = np.zeros(N_ACC, dtype=np.float64)
-    helper_args = (X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
-                   ctl, acc)  # fmt: skip
-    args = (*helper_args[:12], rng_state, losses, ctl, acc)
-    return on_two_threads(run_epochs, args, _helper, helper_args, ctl)
-
-
-def run_epochs_1(
-    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
-):
-    """:func:`run_epochs` on this thread alone: worker 0 runs both shares."""
-    ctl = np.zeros(N_CTL, dtype=np.int64)
-    acc = np.zeros(N_ACC, dtype=np.float64)
-    run_epochs(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
-               rng_state, losses, ctl, acc)  # fmt: skip
-    return int(ctl[EPOCHS])
+    return ctl[H.EPOCHS]

@@ -1,9 +1,11 @@
-"""How many threads a fit's epoch kernel may use (2, or 1), and the helper thread the
-second one runs on.
+"""Who runs a fit's epochs: one thread or two, the helper thread the second one runs on,
+and how many epochs each call runs.
 
-:func:`fastnn.kernels.epoch.run_epochs_2` runs a mini-batch's second block of rows in a
-second thread. The answer changes only the speed, never the result: one thread runs
-the same blocks in turn. Numba's thread count is the knob (``NUMBA_NUM_THREADS=1``, or
+The numba engine's epoch kernels (:func:`fastnn.kernels.epoch_workers`) come as two
+workers sharing each mini-batch (:mod:`fastnn.kernels.handover`). :func:`epochs_runner`
+runs worker 0 on the calling thread and worker 1 on a helper thread, or worker 0 alone,
+which then does worker 1's share too. The answer changes only the speed, never the
+result. Numba's thread count is the knob (``NUMBA_NUM_THREADS=1``, or
 ``numba.set_num_threads(1)``, keeps a fit on one thread), bounded by the CPUs this
 process may run on.
 
@@ -27,6 +29,9 @@ import queue
 import threading
 
 import numba
+
+from fastnn import kernels
+from fastnn.kernels.handover import EPOCHS, HALT, STEPPED, counters
 
 _forced = threading.local()  # .workers: what :func:`workers_forced` sets, in its thread
 
@@ -182,9 +187,106 @@ _choices_lock = threading.Lock()
 def worker_choice(key):
     """The process's :class:`WorkerChoice` for fits keyed ``key``: their network's
     shape, batch size, dtype and codes, whether they use dropout (which decides the
-    kernel, see :func:`fastnn.kernels.epoch.epochs_kernel`), and whether each call runs
+    kernel, see :func:`fastnn.kernels.epoch_workers`), and whether each call runs
     one epoch (its fixed cost per call then weighs more per mini-batch)."""
     with _choices_lock:
         if key not in _choices:
             _choices[key] = WorkerChoice()
         return _choices[key]
+
+
+def on_two_threads(worker_0, worker_1, args, helper_args, ctl):
+    """Run ``worker_1(*helper_args)`` in a helper thread while this thread runs
+    ``worker_0(*args)``; then halt worker 1 (``ctl[HALT]``), whatever happened to worker
+    0, and wait for it (its error, if any, is raised here). An error in worker 1 halts
+    worker 0 too, which would otherwise wait for worker 1's share forever.
+
+    Plain threads rather than Numba's ``prange``: no parallel region to compile (it
+    doubled the first fit's compile time), no threading layer to depend on, and worker
+    1 starting late or never is harmless (worker 0 then takes its work)."""
+
+    def guarded(*a):
+        try:
+            worker_1(*a)
+        except BaseException:
+            ctl[HALT] = 1
+            raise
+
+    wait = start_helper(guarded, helper_args)
+    try:
+        worker_0(*args)
+    finally:
+        ctl[HALT] = 1
+        wait()
+
+
+_DRIVERS = {}
+
+
+def drivers(worker_0, worker_1):
+    """The one- and two-thread drivers of a scheme's two workers, made once per
+    scheme. Each takes the arguments of :func:`fastnn.reference.run_epochs` and returns
+    the epochs run. Both pass worker 0 the counters and sums
+    (:func:`fastnn.kernels.handover.counters`), so that a process compiles one version
+    of it, not two."""
+    if (worker_0, worker_1) in _DRIVERS:
+        return _DRIVERS[worker_0, worker_1]
+
+    def on_one(*args):
+        ctl, acc = counters()
+        worker_0(*args, ctl, acc)
+        return int(ctl[EPOCHS])
+
+    def on_two(*args):
+        ctl, acc = counters()
+        ctl[STEPPED] = -1  # worker 1 waits until worker 0 has started the first epoch
+        helper_args = (*args[:12], ctl, acc)  # the arguments before rng_state, losses
+        on_two_threads(worker_0, worker_1, (*args, ctl, acc), helper_args, ctl)
+        return int(ctl[EPOCHS])
+
+    _DRIVERS[worker_0, worker_1] = on_one, on_two
+    return on_one, on_two
+
+
+def epochs_runner(sizes, batch_size, workers, dropout=False):
+    """The function that runs a fit's epochs on ``workers`` threads (1 or 2, see
+    :func:`fit_workers`), with the arguments and result of
+    :func:`fastnn.reference.run_epochs`: two threads where ``workers >= 2`` and the
+    scheme's second worker pays (:func:`fastnn.kernels.epoch_workers`), else one."""
+    worker_0, worker_1, pays = kernels.epoch_workers(sizes, batch_size, dropout)
+    on_one, on_two = drivers(worker_0, worker_1)
+    return on_two if workers >= 2 and pays else on_one
+
+
+def two_workers_pay(sizes, batch_size, dropout=False):
+    """Whether a second thread would run a fit's epochs at all (else one always does)."""
+    return kernels.epoch_workers(sizes, batch_size, dropout)[2]
+
+
+# A call of the numba engine runs several epochs when Python has nothing to do between
+# them: about CALL_SECONDS' worth, so that Ctrl-C stays responsive.
+CALL_SECONDS = 0.1
+# A deliberately low guess of the numba engine's speed, to size its first call (later
+# calls are sized from the time they measure): FLOP/s, and seconds per mini-batch. The
+# engine reaches 17 to 70 GFLOP/s on 2 cores. On a machine slower than the guess, the
+# first call only runs longer before Ctrl-C is honoured: fits with callbacks or verbose
+# output return to Python after every epoch regardless.
+GUESSED_FLOPS = 1e10
+GUESSED_BATCH_SECONDS = 2e-6
+
+
+def first_call_epochs(sizes, n_samples, batch_size):
+    """How many epochs the numba engine's first call runs: ``CALL_SECONDS``' worth by
+    the guessed speed, and at least one. A small fit then takes a single call, where
+    sizing the first call from a measured one-epoch call took two (each with its
+    dispatch and its hand-over to worker 1)."""
+    n_weights = sum(int(a) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
+    n_batches = -(-n_samples // batch_size)
+    seconds = 6 * n_samples * n_weights / GUESSED_FLOPS + n_batches * GUESSED_BATCH_SECONDS
+    return max(1, int(CALL_SECONDS / seconds))
+
+
+def next_call_epochs(done, elapsed):
+    """How many epochs the next call runs: ``CALL_SECONDS``' worth at the speed the
+    last call measured (``done`` epochs in ``elapsed`` seconds), and at least one."""
+    return max(1, int(CALL_SECONDS * done / max(elapsed, 1e-9)))

@@ -1,11 +1,12 @@
-"""Atomic counters for the two workers of :func:`fastnn.kernels.epoch.run_epochs`.
+"""Atomic operations on the counters the two workers share (:mod:`.handover`).
 
-Numba has no atomics of its own, so these few intrinsics emit LLVM's: a sequentially
-consistent fetch-and-add, an acquire load and a release store on one ``int64`` slot of
-an array. They are enough for a ticket scheme (see :mod:`.epoch`): data written before
-a release store (or a fetch-and-add) is visible to a thread after its acquire load (or
-fetch-and-add) sees the new value. Code that uses them has no NumPy twin: the reference
-engine is single-threaded.
+Numba has no atomics of its own, so these few intrinsics emit LLVM's on one ``int64``
+slot of an array: an acquire load, a release store and a sequentially consistent
+compare-and-swap. They are all the hand-over needs: a worker publishes its progress
+with a release store and the other reads it with an acquire load, so data written
+before the store is visible after the load sees the new value; a share of work is
+claimed by a compare-and-swap, which exactly one of two competing workers wins. Code
+that uses them has no NumPy twin: the reference engine is single-threaded.
 
 ``relax`` is called while waiting. It calls the C library's ``sched_yield`` so that a
 waiting worker hands its core to the other one when the machine is busy; the symbol is
@@ -29,18 +30,6 @@ from numba.extending import intrinsic
 def _slot(context, builder, aryty, ary, index):
     array = context.make_array(aryty)(context, builder, ary)
     return cgutils.get_item_pointer(context, builder, aryty, array, [index])
-
-
-@intrinsic
-def atomic_add(typingctx, counters, index, value):
-    """``old = counters[index]; counters[index] += value; return old``, atomically."""
-    sig = types.int64(counters, index, value)
-
-    def codegen(context, builder, signature, args):
-        ptr = _slot(context, builder, signature.args[0], args[0], args[1])
-        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
-
-    return sig, codegen
 
 
 @intrinsic
@@ -98,12 +87,6 @@ def atomic_cas(typingctx, counters, index, expected, value):
 
 if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1 runs kernels as Python: plain twins
     _lock = threading.Lock()
-
-    def atomic_add(counters, index, value):  # noqa: F811
-        with _lock:
-            old = counters[index]
-            counters[index] += value
-            return old
 
     def atomic_load(counters, index):  # noqa: F811
         return counters[index]

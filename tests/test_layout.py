@@ -1,0 +1,84 @@
+"""The workspace's table of slots (``fastnn/layout.py``): within each epoch scheme no two
+slots overlap, every slot fits in ``work_size``, and the compiled table is the same.
+
+An overlap would let one buffer overwrite another mid-batch and silently corrupt a
+gradient, so the table is checked over many shapes rather than trusted.
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from fastnn import layout
+from fastnn.kernels import handover
+from fastnn.layout import ROW_SLOTS, UNIT_SLOTS, layer_sizes, n_params, work_size, workspace
+
+SHAPES = [
+    (2, (4,), 1, 4),  # XOR
+    (2, (64, 64), 1, 64),  # moons
+    (64, (128, 64), 10, 32),  # digits
+    (2, (256, 256), 1, 32),  # the unit split
+    (5, (3, 1), 3, 16),  # layers narrower than the output
+    (300, (7,), 2, 1),  # wide input, batches of one row
+    (3, (17, 33, 5), 40, 200),  # wide output
+]
+
+
+def overlapping(starts, lengths, slots):
+    """The pairs of ``slots`` whose ranges of ``work`` overlap."""
+    pairs = []
+    for i, a in enumerate(slots):
+        for b in slots[i + 1 :]:
+            if starts[a] < starts[b] + lengths[b] and starts[b] < starts[a] + lengths[a]:
+                pairs.append((a, b))
+    return pairs
+
+
+@pytest.mark.parametrize("scheme", [ROW_SLOTS, UNIT_SLOTS], ids=["rows", "units"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_no_two_slots_of_a_scheme_overlap(shape, scheme):
+    n_in, hidden, n_out, capacity = shape
+    sizes = layer_sizes(n_in, hidden, n_out)
+    starts, lengths = workspace([int(n) for n in sizes], capacity, n_params(sizes))
+    assert len(starts) == len(lengths) == layout.N_SLOTS
+    assert overlapping(starts, lengths, scheme) == []
+    size = work_size(sizes, capacity)
+    for slot in scheme:
+        assert 0 <= starts[slot] and lengths[slot] > 0
+        assert starts[slot] + lengths[slot] <= size, slot
+
+
+def test_the_check_finds_an_overlap():
+    # The unit scheme's two column sums, moved one entry into each other.
+    sizes = [2, 64, 64, 1]
+    starts, lengths = workspace(sizes, 64, n_params(sizes))
+    moved = list(starts)
+    moved[layout.SUMS_1] = starts[layout.SUMS_0] + lengths[layout.SUMS_0] - 1
+    assert overlapping(moved, lengths, UNIT_SLOTS) == [(layout.SUMS_0, layout.SUMS_1)]
+
+
+def test_the_slots_hold_what_the_kernels_put_there():
+    sizes = [5, 48, 32, 3]
+    B, widest, units = 16, 48, 48 + 32 + 3
+    starts, lengths = workspace(sizes, B, n_params(sizes))
+    assert lengths[layout.X_BATCH] == B * 5 and lengths[layout.Y_BATCH] == B * 3
+    assert lengths[layout.LAYERS] == 2 * B * units  # activations and deltas
+    assert lengths[layout.GRADIENT_2] == n_params(sizes)
+    assert lengths[layout.ROW_SCRATCH] == 2 * B * widest
+    assert lengths[layout.PARTIALS] == 4 * B * widest
+    # The two workers' column sums lie 16 entries (a cache line or more) apart.
+    assert starts[layout.SUMS_1] - (starts[layout.SUMS_0] + lengths[layout.SUMS_0]) >= 16
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_the_compiled_table_is_the_same(shape):
+    n_in, hidden, n_out, capacity = shape
+    sizes = layer_sizes(n_in, hidden, n_out)
+    expected = workspace([int(n) for n in sizes], capacity, n_params(sizes))
+    got = _compiled_workspace(sizes, np.int64(capacity), np.int64(n_params(sizes)))
+    assert tuple(map(tuple, got)) == expected
+
+
+@numba.njit
+def _compiled_workspace(sizes, capacity, n_params):
+    return handover.workspace(sizes, capacity, n_params)
