@@ -397,14 +397,14 @@ def test_the_binarizer_is_fitted_as_on_all_labels(y):
     # that fitting on every label gives.
     from sklearn.preprocessing import LabelBinarizer
 
-    from fastnn.estimators import _label_binarizer
+    from fastnn.labels import label_binarizer
 
     expected = LabelBinarizer().fit(y)
     if len(expected.classes_) < 2:  # refused, with the one class named
         with pytest.raises(ValueError, match="only one class"):
-            _label_binarizer(y, "MLPClassifier")
+            label_binarizer(y, "MLPClassifier")
         return
-    got = _label_binarizer(y, "MLPClassifier")
+    got = label_binarizer(y, "MLPClassifier")
     assert got.y_type_ == expected.y_type_
     assert got.sparse_input_ == expected.sparse_input_
     np.testing.assert_array_equal(got.classes_, expected.classes_)
@@ -418,10 +418,10 @@ def test_the_binarizer_is_fitted_as_on_all_labels(y):
 def test_continuous_labels_are_refused_as_by_the_binarizer():
     from sklearn.preprocessing import LabelBinarizer
 
-    from fastnn.estimators import _label_binarizer
+    from fastnn.labels import label_binarizer
 
     y = np.array([0.5, 1.0, 1.5, 0.5])
     with pytest.raises(ValueError) as expected:
         LabelBinarizer().fit(y)
     with pytest.raises(ValueError, match=re.escape(str(expected.value))):
-        _label_binarizer(y, "MLPClassifier")
+        label_binarizer(y, "MLPClassifier")
