@@ -6,6 +6,7 @@ with a message naming the parameter and its allowed values.
 """
 
 import re
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import scipy.sparse
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 
-from fastnn import MLPClassifier, MLPRegressor
+from fastnn import MLPClassifier, MLPRegressor, _params
 
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 5)
 y = np.array([0, 1, 1, 0] * 5)
@@ -304,6 +305,94 @@ def test_every_parameter_is_checked(estimator):
     assert set(estimator().get_params()) == checked
 
 
+# --- The constraint table ----------------------------------------------------------------
+# check_params walks fastnn._params.CONSTRAINTS; the tests below walk it too: for each
+# entry, a value made to fall outside its constraint is refused, with the message naming
+# the parameter and the constraint.
+
+
+def candidates(constraint):
+    """Values just outside ``constraint`` (or outside one of the constraints of AnyOf)."""
+    if isinstance(constraint, _params.AnyOf):
+        for part in constraint.constraints:
+            yield from candidates(part)
+    elif isinstance(constraint, _params.Interval):
+        step = 1 if constraint.kind is Integral else 0.5
+        yield constraint.low - step
+        if constraint.high is not None:
+            yield constraint.high + step
+        yield str(constraint.low)
+    elif isinstance(constraint, _params.Constant):
+        yield "None" if constraint.value is None else None
+        yield -constraint.value if not isinstance(constraint.value, str) else "AUTO"
+    else:
+        kinds = {
+            _params.Options: "no-such-option",
+            _params.Boolean: "yes",
+            _params.Instance: "an instance",
+            _params.Callable: 3,
+            _params.CallableList: [print, 3],
+            _params.FloatDtype: "int8",
+            _params.LayerSizes: (3, 0),
+        }
+        assert type(constraint) in kinds, f"no invalid value for {constraint!r}: add one"
+        yield kinds[type(constraint)]
+
+
+def invalid_value(constraint):
+    """The first candidate that ``constraint`` refuses."""
+    for value in candidates(constraint):
+        if not constraint.is_satisfied_by(value):
+            return value
+    raise AssertionError(f"every candidate satisfies {constraint!r}")
+
+
+def table_cases():
+    for estimator in ESTIMATORS:
+        params = estimator().get_params()
+        for name, constraint in _params.CONSTRAINTS.items():
+            if name in params:
+                case_id = f"{estimator.__name__}-{name}"
+                yield pytest.param(estimator, name, constraint, id=case_id)
+
+
+@pytest.mark.parametrize(("estimator", "name", "constraint"), list(table_cases()))
+def test_each_constraint_of_the_table_refuses_a_value_outside_it(estimator, name, constraint):
+    value = invalid_value(constraint)
+    message = (
+        f"The '{name}' parameter of {estimator.__name__} must be {constraint.description}. "
+        f"Got {value!r} instead."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        estimator(**{**QUICK, name: value}).fit(X, targets(estimator))
+
+
+@pytest.mark.parametrize(("estimator", "name", "constraint"), list(table_cases()))
+def test_each_default_satisfies_the_table(estimator, name, constraint):
+    assert constraint.is_satisfied_by(estimator().get_params()[name])
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_the_table_has_every_parameter_but_dropout_and_class_weight(estimator):
+    # Those two are checked where more is known: dropout against the number of hidden
+    # layers, class_weight against the classes.
+    params = set(estimator().get_params())
+    assert params - set(_params.CONSTRAINTS) <= {"dropout", "class_weight"}
+    assert set(_params.CONSTRAINTS) - params <= {"loss"}
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        (name, allowed)
+        for name, _, allowed in INVALID + INVALID_REGRESSOR
+        if name in _params.CONSTRAINTS
+    ],
+)
+def test_the_table_describes_what_the_messages_above_say(name, allowed):
+    assert re.fullmatch(allowed + ".*", f"must be {_params.CONSTRAINTS[name].description}")
+
+
 def test_parameters_are_checked_at_fit_not_in_init():
     model = MLPClassifier(alpha=-1.0)  # scikit-learn's rule: no validation in __init__
     model.set_params(max_iter=0)
@@ -397,14 +486,14 @@ def test_the_binarizer_is_fitted_as_on_all_labels(y):
     # that fitting on every label gives.
     from sklearn.preprocessing import LabelBinarizer
 
-    from fastnn.estimators import _label_binarizer
+    from fastnn.labels import label_binarizer
 
     expected = LabelBinarizer().fit(y)
     if len(expected.classes_) < 2:  # refused, with the one class named
         with pytest.raises(ValueError, match="only one class"):
-            _label_binarizer(y, "MLPClassifier")
+            label_binarizer(y, "MLPClassifier")
         return
-    got = _label_binarizer(y, "MLPClassifier")
+    got = label_binarizer(y, "MLPClassifier")
     assert got.y_type_ == expected.y_type_
     assert got.sparse_input_ == expected.sparse_input_
     np.testing.assert_array_equal(got.classes_, expected.classes_)
@@ -418,10 +507,10 @@ def test_the_binarizer_is_fitted_as_on_all_labels(y):
 def test_continuous_labels_are_refused_as_by_the_binarizer():
     from sklearn.preprocessing import LabelBinarizer
 
-    from fastnn.estimators import _label_binarizer
+    from fastnn.labels import label_binarizer
 
     y = np.array([0.5, 1.0, 1.5, 0.5])
     with pytest.raises(ValueError) as expected:
         LabelBinarizer().fit(y)
     with pytest.raises(ValueError, match=re.escape(str(expected.value))):
-        _label_binarizer(y, "MLPClassifier")
+        label_binarizer(y, "MLPClassifier")

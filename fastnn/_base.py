@@ -1,0 +1,195 @@
+"""What :class:`~fastnn.MLPClassifier` and :class:`~fastnn.MLPRegressor` share.
+
+:class:`BaseMLP` validates the input, sets up the network and its fitted attributes,
+hands the training to :mod:`fastnn.engine`, and runs the forward pass; the subclasses in
+:mod:`fastnn.estimators` say how targets are checked, encoded and decoded.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from fastnn import _codes as C
+from fastnn import _params, engine
+from fastnn.layout import layer_sizes, pack
+
+
+def has_stochastic_solver(est):
+    """Whether ``est`` trains by epochs, so that it has ``partial_fit``.
+
+    Parameters
+    ----------
+    est : BaseMLP
+        The estimator.
+
+    Returns
+    -------
+    bool
+        ``True``.
+
+    Raises
+    ------
+    AttributeError
+        If ``est.solver`` is not stochastic (lbfgs); ``available_if`` then hides
+        ``partial_fit``.
+    """
+    if est.solver not in C.SOLVERS:
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver} is not "
+            "stochastic."
+        )
+    return True
+
+
+class BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: fitting, and the forward pass."""
+
+    _is_classifier = False
+
+    # --- input --------------------------------------------------------------------
+
+    def _fit_dtype(self):
+        """``dtype=None`` keeps float32 input and makes anything else float64."""
+        if self.dtype is None:
+            return (np.float64, np.float32)
+        return np.dtype(self.dtype).type
+
+    def _check_sample_weight(self, sample_weight, X):
+        n = X.shape[0]
+        if sample_weight is None:
+            return None
+        if np.isscalar(sample_weight):
+            return np.full(n, sample_weight, dtype=X.dtype)
+        sw = np.asarray(sample_weight)
+        if sw.ndim != 1 or sw.shape[0] != n:
+            raise ValueError(
+                f"sample_weight.shape == {sw.shape}, expected {(n,)}: one weight per sample."
+            )
+        sw = np.ascontiguousarray(sw, dtype=X.dtype)
+        if not np.all(np.isfinite(sw)):
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if np.any(sw < 0):
+            raise ValueError("sample_weight must be non-negative.")
+        if not np.any(sw > 0):
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return sw
+
+    def _dropout_rates(self):
+        """One dropout rate per hidden layer, validated (zeros when ``dropout=None``)."""
+        owner = type(self).__name__
+        hidden = _params.hidden_layer_sizes(self.hidden_layer_sizes, owner)
+        rates = _params.dropout_rates(self.dropout, len(hidden), owner)
+        if any(rates) and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout needs a stochastic solver ('sgd', 'adam', 'adamw' or 'rmsprop'); "
+                "lbfgs minimises a fixed objective."
+            )
+        return rates
+
+    def _apply_class_weight(self, sample_weight, y, dtype, incremental):
+        """Multiply the sample weights by the weights of the samples' classes."""
+        return sample_weight
+
+    # --- fitting ------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        _params.check_params(self)
+        hidden = _params.hidden_layer_sizes(self.hidden_layer_sizes, type(self).__name__)
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        self._dropout_rates()  # validates dropout before any work
+        X, y_labels = self._validate_labels(X, y, incremental, reset=first_pass)
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        sample_weight = self._apply_class_weight(sample_weight, y_labels, X.dtype, incremental)
+        y = self._encode_targets(y_labels)
+        Y_split = y.reshape(-1, 1) if y.ndim == 1 else y
+        Y = np.ascontiguousarray(Y_split, dtype=X.dtype)
+        self.n_outputs_ = Y.shape[1]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(X.shape[1], hidden, Y.shape[1], X.dtype)
+        elif self.coefs_[0].dtype != X.dtype:
+            raise ValueError(
+                f"This model was fitted on {self.coefs_[0].dtype} data and cannot continue "
+                f"training on {X.dtype} data; pass dtype='{self.coefs_[0].dtype}'."
+            )
+        if self.solver == "lbfgs":
+            engine.fit_lbfgs(self, X, Y, sample_weight)
+        else:
+            engine.fit_stochastic(self, X, Y, sample_weight, Y_split, incremental)
+        if not all(np.isfinite(p).all() for p in [*self.coefs_, *self.intercepts_]):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                "large values and need to be preprocessed."
+            )
+        return self
+
+    def _initialize(self, n_features, hidden, n_outputs, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = n_outputs
+        self._sizes = layer_sizes(n_features, hidden, n_outputs)
+        self.n_layers_ = len(self._sizes)
+        loss = self._output_loss()
+        self.out_activation_ = C.OUTPUT_ACTIVATION[loss]
+        self._codes = np.array(
+            [C.ACTIVATIONS[self.activation], loss, C.SOLVERS.get(self.solver, 0)], dtype=np.int64
+        )
+        self.coefs_, self.intercepts_ = engine.new_parameters(self, dtype)
+        if self.solver in C.SOLVERS:
+            self._best_theta = pack(self.coefs_, self.intercepts_, dtype)
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.validation_loss_curve_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.validation_loss_curve_ = None
+                self.best_validation_score_ = None
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data (dense; sparse matrices are refused).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets: class labels for a classifier, real numbers for a regressor.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss; ``None`` gives every sample weight one.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    # --- prediction ---------------------------------------------------------------
+
+    def _forward(self, X):
+        """Output activations for ``X``, validated against the fitted model."""
+        check_is_fitted(self, "coefs_")
+        dtype = self.coefs_[0].dtype
+        X = validate_data(self, X, reset=False, dtype=dtype, order="C")
+        return engine.predict_output(self, X)
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        y_pred = self._predict_validated(X)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _predict_validated(self, X):
+        X = np.ascontiguousarray(X, dtype=self.coefs_[0].dtype)
+        return self._decode_output(engine.predict_output(self, X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
