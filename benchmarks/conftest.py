@@ -1,6 +1,8 @@
 """Collects each benchmark's per-epoch time and prints the comparison table at the end:
-fastnn's speed-up over every peer, the GFLOP/s it reaches beside ``np.dot``'s on the
-widest layer (measured in the same process), and the compile latency.
+fastnn's speed-up over every peer (over NumPy: over the faster of fastnn's numpy engine
+and the plain NumPy MLP of ``plain_numpy.py``, named), the GFLOP/s it reaches beside
+``np.dot``'s on the widest layer (measured in the same process), and the compile
+latency.
 
 Plain ``pytest`` collects these benchmarks beside the tests (``testpaths``) and runs each
 once, untimed, as ``--benchmark-disable`` does; ``--benchmark-only``, ``--benchmark-enable``
@@ -83,6 +85,16 @@ def _ratio(a, b):
     return f"{b / a:.1f}x" if a and b else "-"
 
 
+def _vs_numpy(numba, engine, plain):
+    """fastnn numba's speed-up over the faster NumPy of the same dtype: fastnn's numpy
+    engine or the plain NumPy MLP, named ``engine`` or ``plain``."""
+    timed = [(t, name) for t, name in ((engine, "engine"), (plain, "plain")) if t]
+    if not (numba and timed):
+        return "-"
+    seconds, name = min(timed)
+    return f"{seconds / numba:.1f}x {name}"
+
+
 def pytest_terminal_summary(terminalreporter):
     if not (RESULTS or COMPILE):
         return
@@ -98,28 +110,32 @@ def pytest_terminal_summary(terminalreporter):
 
     workloads = [w for w in WORKLOADS if any(key[0] == w for key in RESULTS)]
     header = (
-        f"{'workload':<16}{'numba f64 ms':>13}{'numba f32 ms':>13}{'vs numpy f64':>13}"
-        f"{'vs numpy f32':>13}{'vs sklearn':>11}{'vs torch':>10}{'GF/s f64':>10}"
+        f"{'workload':<16}{'numba f64 ms':>13}{'numba f32 ms':>13}{'vs numpy f64':>15}"
+        f"{'vs numpy f32':>15}{'vs sklearn':>11}{'vs torch':>10}{'GF/s f64':>10}"
         f"{'dot f64':>9}{'GF/s f32':>10}{'dot f32':>9}"
     )
     write(header)
     for w in workloads:
         t = {impl: RESULTS.get((w, impl)) for impl in (
             "fastnn-numba-float64", "fastnn-numba-float32", "fastnn-numpy-float64",
-            "fastnn-numpy-float32", "sklearn", "torch-float32")}  # fmt: skip
+            "fastnn-numpy-float32", "plain-numpy-float64", "plain-numpy-float32", "sklearn",
+            "torch-float32")}  # fmt: skip
         f64, f32 = t["fastnn-numba-float64"], t["fastnn-numba-float32"]
         best = min(x for x in (f64, f32) if x) if (f64 or f32) else None
         gf, dot = FLOPS.get(w, ({}, {}))
         write(
             f"{w:<16}{(f64 or 0) * 1e3:>13.3f}{(f32 or 0) * 1e3:>13.3f}"
-            f"{_ratio(f64, t['fastnn-numpy-float64']):>13}"
-            f"{_ratio(f32, t['fastnn-numpy-float32']):>13}{_ratio(best, t['sklearn']):>11}"
+            f"{_vs_numpy(f64, t['fastnn-numpy-float64'], t['plain-numpy-float64']):>15}"
+            f"{_vs_numpy(f32, t['fastnn-numpy-float32'], t['plain-numpy-float32']):>15}"
+            f"{_ratio(best, t['sklearn']):>11}"
             f"{_ratio(best, t['torch-float32']):>10}"
             f"{gf.get('float64', 0):>10.1f}{dot.get('float64', 0):>9.1f}"
             f"{gf.get('float32', 0):>10.1f}{dot.get('float32', 0):>9.1f}"
         )
     write("vs X: X's time per epoch over fastnn numba's (same dtype for numpy; fastnn's "
           "faster dtype for sklearn (float64) and torch (float32)).")  # fmt: skip
+    write("vs numpy: over the faster NumPy, named: fastnn's numpy engine ('engine') or "
+          "the plain NumPy MLP of benchmarks/plain_numpy.py ('plain'), the same math.")  # fmt: skip
     for kind, seconds in sorted(COMPILE.items()):
         what = "after a fresh install" if kind == "fresh-install" else f"{kind} Numba cache"
         write(f"first fit in a new process, {what}: {seconds:.2f} s beyond "

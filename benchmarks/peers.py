@@ -1,9 +1,11 @@
-"""The implementations each workload times: fastnn's two engines in both dtypes,
+"""The implementations each workload times: fastnn's two engines in both dtypes, a
+minimal NumPy MLP (``plain_numpy.py``, the honest NumPy baseline) in both dtypes,
 scikit-learn, and PyTorch on the CPU where it is installed (the ``bench`` extra)."""
 
 import importlib.util
 
 import numpy as np
+from plain_numpy import PlainNumpyMLP
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 
 from fastnn import MLPClassifier
@@ -55,6 +57,8 @@ IMPLEMENTATIONS = {
     "fastnn-numba-float32": lambda p: MLPClassifier(**p, backend="numba", dtype="float32"),
     "fastnn-numpy-float64": lambda p: MLPClassifier(**p, backend="numpy", dtype="float64"),
     "fastnn-numpy-float32": lambda p: MLPClassifier(**p, backend="numpy", dtype="float32"),
+    "plain-numpy-float64": lambda p: PlainNumpyMLP(**p, dtype="float64"),
+    "plain-numpy-float32": lambda p: PlainNumpyMLP(**p, dtype="float32"),
     "sklearn": lambda p: SklearnMLPClassifier(**p),
 }
 if HAVE_TORCH:
