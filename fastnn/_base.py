@@ -1,8 +1,9 @@
 """What :class:`~fastnn.MLPClassifier` and :class:`~fastnn.MLPRegressor` share.
 
 :class:`BaseMLP` validates the input, sets up the network and its fitted attributes,
-hands the training to :mod:`fastnn.engine`, and runs the forward pass; the subclasses in
-:mod:`fastnn.estimators` say how targets are checked, encoded and decoded.
+hands the training to :mod:`fastnn.stochastic` or :mod:`fastnn.lbfgs`, and runs the
+forward pass; the subclasses in :mod:`fastnn.estimators` say how targets are checked,
+encoded and decoded.
 """
 
 import numpy as np
@@ -11,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastnn import _codes as C
-from fastnn import _params, engine
+from fastnn import _params, engine, lbfgs, stochastic
 from fastnn.layout import layer_sizes, pack
 
 
@@ -114,9 +115,9 @@ class BaseMLP(BaseEstimator):
                 f"training on {X.dtype} data; pass dtype='{self.coefs_[0].dtype}'."
             )
         if self.solver == "lbfgs":
-            engine.fit_lbfgs(self, X, Y, sample_weight)
+            lbfgs.fit_lbfgs(self, X, Y, sample_weight)
         else:
-            engine.fit_stochastic(self, X, Y, sample_weight, Y_split, incremental)
+            stochastic.fit_stochastic(self, X, Y, sample_weight, Y_split, incremental)
         if not all(np.isfinite(p).all() for p in [*self.coefs_, *self.intercepts_]):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain "

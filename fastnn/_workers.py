@@ -27,8 +27,10 @@ import contextlib
 import os
 import queue
 import threading
+import time
 
 import numba
+import numpy as np
 
 from fastnn import kernels
 from fastnn.kernels.handover import EPOCHS, HALT, STEPPED, counters
@@ -290,3 +292,69 @@ def next_call_epochs(done, elapsed):
     """How many epochs the next call runs: ``CALL_SECONDS``' worth at the speed the
     last call measured (``done`` epochs in ``elapsed`` seconds), and at least one."""
     return max(1, int(CALL_SECONDS * done / max(elapsed, 1e-9)))
+
+
+class EpochCalls:
+    """The calls that run a fit's epochs, for :func:`fastnn.stochastic.fit_stochastic`:
+    how many epochs each runs, and on how many threads.
+
+    The numpy engine runs one epoch a call. The numba engine runs ``CALL_SECONDS``' worth
+    a call unless ``one_at_a_time`` (Python has work after every epoch), on the threads
+    :class:`WorkerChoice` says where a second one pays; it times each call to size the
+    next and to inform the choice.
+
+    Parameters
+    ----------
+    engine : module
+        :mod:`fastnn.kernels` or :mod:`fastnn.reference`.
+    sizes : ndarray of int64
+        Units per layer, input to output.
+    batch_size, n_samples : int
+        The fit's mini-batch size and training rows.
+    dtype : numpy.dtype
+        The fit's floating type.
+    codes : ndarray of int64
+        The activation, loss and solver codes.
+    dropout : bool
+        Whether any layer drops units (it decides the scheme, see
+        :func:`fastnn.kernels.epoch_workers`).
+    one_at_a_time : bool
+        Whether every call runs one epoch.
+    """
+
+    def __init__(self, engine, sizes, batch_size, n_samples, *, dtype, codes, dropout,
+                 one_at_a_time):  # fmt: skip
+        self.per_call = 1
+        self._choice = None
+        self._sized = False
+        if engine is not kernels:
+            self._runner = lambda workers: engine.run_epochs
+            self.workers = 1
+            return
+        self._runner = lambda workers: epochs_runner(sizes, batch_size, workers, dropout)
+        self.workers = fit_workers()
+        if self.workers >= 2 and two_workers_pay(sizes, batch_size, dropout):
+            shape = (tuple(int(n) for n in sizes), batch_size, np.dtype(dtype).str, tuple(codes))
+            # dropout: with it, a wide network runs the row split, not the unit split
+            self._choice = worker_choice((*shape, dropout, one_at_a_time))
+        self._n_batches = -(-n_samples // batch_size)
+        if not one_at_a_time:
+            self._sized = True
+            self.per_call = first_call_epochs(sizes, n_samples, batch_size)
+
+    def run(self, max_epochs, X, Y, sw, idx, *rest):
+        """Run up to ``min(per_call, max_epochs)`` epochs: the arguments and result of
+        :func:`fastnn.reference.run_epochs`, without ``n_epochs``."""
+        workers = self.workers if self._choice is None else self._choice.next_workers()
+        run_epochs = self._runner(workers)
+        n_epochs = min(self.per_call, max_epochs)
+        started = time.perf_counter()
+        # Overflow is detected and reported as divergence, not as NumPy warnings.
+        with np.errstate(all="ignore"):
+            done = run_epochs(X, Y, sw, idx, n_epochs, *rest)
+        elapsed = time.perf_counter() - started
+        if self._choice is not None and done > 0:
+            self._choice.record(workers, elapsed / (done * self._n_batches))
+        if self._sized:
+            self.per_call = next_call_epochs(done, elapsed)
+        return done

@@ -1,0 +1,333 @@
+"""The stochastic driver: sgd, adam, adamw and rmsprop, epoch by epoch.
+
+Buffers are allocated once per fit; an engine (:mod:`fastnn.engine`) runs the epochs,
+one call at a time, and Python records each epoch, scores the held-out set, calls the
+callbacks and stops. Each epoch's shuffle continues the Mersenne Twister stream of
+scikit-learn's random generator with the same draws as ``sklearn.utils.shuffle``, so
+that both engines and scikit-learn see the same mini-batches.
+
+The stopping rules, learning-rate schedules and early stopping follow scikit-learn's
+``BaseMultilayerPerceptron._fit_stochastic`` step for step (scikit-learn 1.9,
+``sklearn/neural_network/_multilayer_perceptron.py``); they are re-implemented here.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from fastnn import _codes as C
+from fastnn import reference
+from fastnn._blas_threads import fit_blas_threads
+from fastnn._interrupt import deferred_interrupts
+from fastnn._workers import EpochCalls
+from fastnn.engine import (
+    BACKENDS,
+    DivergenceWarning,
+    kernel_array,
+    predict_output,
+    user_callbacks,
+)
+from fastnn.layout import aligned_zeros, pack, unpack, work_size
+
+
+class OptimizerState:
+    """What a stochastic solver carries between epochs and ``partial_fit`` calls.
+
+    Attributes
+    ----------
+    state : ndarray
+        The solver's moment vectors (``[velocity]`` for sgd, ``[m, v]`` for adam and
+        adamw, ``[v]`` for rmsprop) then ``saved``, each flat in parameter layout;
+        ``saved`` holds the weights at the start of the current epoch, restored if the
+        epoch diverges.
+    scalars : ndarray of float64
+        The vector of :mod:`fastnn._codes` slots, then one dropout rate per hidden layer.
+    """
+
+    def __init__(self, est, n, dtype):
+        solver = C.SOLVERS[est.solver]
+        self.state = np.zeros((C.MOMENTS[solver] + 1) * n, dtype=dtype)
+        n_hidden = len(est._sizes) - 2
+        self.scalars = np.zeros(C.N_SCALARS + n_hidden, dtype=np.float64)
+        s = self.scalars
+        s[C.LR] = s[C.LR_INIT] = s[C.RATE] = est.learning_rate_init
+        s[C.N_WEIGHTS] = sum(int(a) * int(b) for a, b in zip(est._sizes[:-1], est._sizes[1:]))
+        s[C.MOMENTUM] = est.momentum
+        s[C.NESTEROV] = float(bool(est.nesterovs_momentum))
+        s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = est.beta_1, est.beta_2, est.epsilon
+
+    @property
+    def learning_rate(self):
+        return float(self.scalars[C.LR])
+
+
+def batch_size_for(est, n_samples):
+    """scikit-learn's rule: ``'auto'`` is ``min(200, n)``; a number is clipped to ``[1, n]``."""
+    if est.batch_size == "auto":
+        return min(200, n_samples)
+    if est.batch_size > n_samples:
+        warnings.warn(
+            "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+            stacklevel=4,
+        )
+    return int(np.clip(est.batch_size, 1, n_samples))
+
+
+def fit_stochastic(est, X, Y, sw, Y_split, incremental):
+    """Train ``est`` with sgd or the Adam family; ``Y`` is the float target matrix and
+    ``Y_split`` the array scikit-learn splits and stratifies on (the binarised labels).
+
+    The loop: run a call's epochs (:class:`fastnn._workers.EpochCalls` chooses how
+    many, and on how many threads), record them, score the held-out set, call the
+    callbacks, and stop when the rules say so.
+    """
+    engine = BACKENDS[est.backend]
+    sizes, codes, dtype = est._sizes, est._codes, X.dtype
+    theta = pack(est.coefs_, est.intercepts_, dtype)
+    if not incremental or not hasattr(est, "_optimizer"):
+        est._optimizer = OptimizerState(est, theta.shape[0], dtype)
+    opt = est._optimizer
+    opt.scalars[C.ALPHA] = est.alpha  # read afresh each call, as scikit-learn reads self.alpha
+    if est.early_stopping and incremental:
+        raise ValueError("partial_fit does not support early_stopping=True")
+    early_stopping = est.early_stopping
+    validation = None
+    if early_stopping:
+        X, Y, sw, validation = _hold_out(est, X, Y, sw, Y_split)
+
+    n_samples = X.shape[0]
+    X, Y = kernel_array(X), kernel_array(Y)
+    sw = np.ones(n_samples, dtype=dtype) if sw is None else kernel_array(sw)
+    idx = np.arange(n_samples, dtype=np.int64)
+    grad = np.zeros_like(theta)
+    s = _prepare_scalars(est, opt.scalars, batch_size_for(est, n_samples))
+    batch_size = int(s[C.BATCH_SIZE])
+    work = aligned_zeros(work_size(sizes, batch_size), dtype)
+    rng_state = _rng_state(est._random_state)
+    losses = np.empty(est.max_iter, dtype=np.float64)
+    est.coefs_, est.intercepts_ = unpack(theta, sizes)
+    start = (theta.copy(), len(est.loss_curve_), est.t_)  # to fall back on if all diverges
+    callbacks = user_callbacks(est)
+    # Back to Python after every epoch when Python has work then; else several epochs
+    # a call (fastnn/_workers.py), so that Ctrl-C stays responsive.
+    one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
+    calls = EpochCalls(
+        engine, sizes, batch_size, n_samples, dtype=dtype, codes=codes,
+        dropout=bool(np.any(s[C.DROPOUT :] > 0)), one_at_a_time=one_at_a_time,
+    )  # fmt: skip
+    arrays = (sizes, theta, grad, opt.state, s, codes, work, rng_state, losses)
+
+    with fit_blas_threads(), deferred_interrupts() as interrupt:
+        try:
+            est.n_iter_ = 0
+            while est.n_iter_ < est.max_iter:
+                rate = s[C.LR]
+                done = calls.run(est.max_iter - est.n_iter_, X, Y, sw, idx, *arrays)
+                if s[C.STOP] == C.DIVERGED:
+                    _diverged(est, losses[: done - 1], losses[done - 1], s, X, theta, start)
+                    break
+                _record_epochs(est, losses[:done], s)
+                if early_stopping:
+                    _early_stopping_update(est, validation, theta, s)
+                if callbacks and _callbacks_stop(est, callbacks, s):
+                    break
+                if est.verbose:
+                    _report_stopping(est, s, rate, early_stopping)
+                if s[C.STOP] == C.CONVERGED:
+                    break
+                if interrupt["hit"]:
+                    raise KeyboardInterrupt
+                if incremental:
+                    break
+            else:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
+                    "the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        finally:
+            _restore_rng(est._random_state, rng_state)
+            _store_stopping_state(est, s, early_stopping)
+    if early_stopping:
+        theta = est._best_theta
+    est.coefs_, est.intercepts_ = unpack(theta.copy(), sizes)
+
+
+def _hold_out(est, X, Y, sw, Y_split):
+    """scikit-learn's early-stopping split: the training part ``(X, Y, sw)`` and the
+    held-out ``(X_val, y_val, Y_val, sw_val)``, stratified for single-output
+    classifiers."""
+    stratify = Y_split if (est._is_classifier and est.n_outputs_ == 1) else None
+    arrays = (X, Y, Y_split) if sw is None else (X, Y, Y_split, sw)
+    parts = train_test_split(
+        *arrays,
+        random_state=est._random_state,
+        test_size=est.validation_fraction,
+        stratify=stratify,
+    )
+    X, X_val, Y, Y_val_float, _, Y_val = parts[:6]
+    sw_train, sw_val = (parts[6], parts[7]) if sw is not None else (None, None)
+    if X_val.shape[0] < 2:
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' or the size "
+            "of your dataset."
+        )
+    y_val = est._decode_targets(Y_val)
+    return X, Y, sw_train, (X_val, y_val, Y_val_float, sw_val)
+
+
+def _prepare_scalars(est, s, batch_size):
+    """Fill the per-fit slots of the ``scalars`` vector from ``est``'s parameters and
+    its stopping state (which ``warm_start`` and ``partial_fit`` carry over)."""
+    # alpha is read afresh each call, as scikit-learn reads self.alpha. AdamW moves it
+    # out of the loss and gradient into a decoupled weight decay.
+    decoupled = est.solver == "adamw"
+    s[C.ALPHA] = 0.0 if decoupled else est.alpha
+    s[C.WEIGHT_DECAY] = est.alpha if decoupled else 0.0
+    s[C.BATCH_SIZE] = batch_size
+    s[C.SHUFFLE] = float(bool(est.shuffle))
+    schedule = C.SCHEDULES[est.learning_rate]
+    if est.solver != "sgd" and schedule in (C.INVSCALING, C.ADAPTIVE):
+        schedule = C.CONSTANT  # scikit-learn applies these to sgd only
+    s[C.SCHEDULE] = schedule
+    s[C.HORIZON] = est.max_iter if schedule == C.COSINE else max(1, est.max_iter // 3)
+    s[C.POWER_T] = est.power_t
+    rates = est._dropout_rates()
+    s[C.DROPOUT : C.DROPOUT + len(rates)] = rates
+    if any(rates):
+        # Drawn only when dropout is on, so that scikit-learn's stream is untouched.
+        s[C.DROPOUT_SEED] = est._random_state.randint(0, 2**31 - 1)
+    s[C.TOL] = est.tol
+    s[C.N_ITER_NO_CHANGE] = est.n_iter_no_change
+    s[C.MONITOR] = 0.0 if est.early_stopping else 1.0
+    s[C.BEST] = -est.best_validation_score_ if est.early_stopping else est.best_loss_
+    s[C.NO_IMPROVEMENT] = est._no_improvement_count
+    s[C.SEEN] = est.t_
+    s[C.STOP] = C.RUNNING
+    return s
+
+
+def _record_epochs(est, losses, s):
+    """Append the epochs a call ran to the fitted attributes."""
+    for loss in losses:
+        est.n_iter_ += 1
+        est.loss_ = float(loss)
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+    est.t_ = int(s[C.SEEN])
+
+
+def _early_stopping_update(est, validation, theta, s):
+    """Score the held-out set, record its loss, and apply the stopping rule to minus
+    the score."""
+    X_val, y_val, Y_val, sw_val = validation
+    score = est._score(X_val, y_val, sample_weight=sw_val)
+    est.validation_scores_.append(score)
+    est.validation_loss_curve_.append(validation_loss(est, X_val, Y_val, sw_val))
+    if est.verbose:
+        print(f"Validation score: {score:f}")
+    if score > est.best_validation_score_:
+        est.best_validation_score_ = score
+        est._best_theta = theta.copy()
+    reference.epoch_end(s, -score)
+
+
+def _report_stopping(est, s, rate, early_stopping):
+    """scikit-learn's verbose messages about the adaptive rate and stopping."""
+    what = "Validation score" if early_stopping else "Training loss"
+    message = (
+        f"{what} did not improve more than tol={est.tol:f} for {est.n_iter_no_change} "
+        "consecutive epochs."
+    )
+    adaptive = s[C.SCHEDULE] == C.ADAPTIVE
+    if s[C.STOP] == C.CONVERGED:
+        print(message + (" Learning rate too small. Stopping." if adaptive else " Stopping."))
+    elif adaptive and s[C.LR] != rate:
+        print(message + f" Setting learning rate to {s[C.LR]:f}")
+
+
+def _diverged(est, losses, bad_loss, s, X, theta, start):
+    """Keep the epochs before the one whose loss was not finite, and say so.
+
+    The kernel has put back the weights from the start of the diverged epoch. They come
+    from an optimizer step whose loss nobody evaluated, so they are checked: if they are
+    not finite, or give non-finite outputs on the training data, the weights from the
+    start of this fit are kept instead, and the fit's epochs are dropped.
+    """
+    s[C.SEEN] -= X.shape[0]  # the diverged epoch's weights were not kept
+    _record_epochs(est, losses, s)
+    del est._optimizer  # its moments hold non-finite values; partial_fit starts afresh
+    kept = f"the weights from the end of epoch {est.n_iter_} were restored"
+    with np.errstate(all="ignore"):
+        usable = np.isfinite(theta).all() and np.isfinite(predict_output(est, X)).all()
+    if not usable:
+        theta[:], n_curve, est.t_ = start
+        del est.loss_curve_[n_curve:]
+        est.n_iter_ = 0
+        kept = "no epoch's weights gave finite outputs, so the weights from the start of "
+        kept += "this fit were kept"
+    if est.n_iter_ == 0:
+        est.loss_ = float(bad_loss)  # no epoch was kept: the loss that diverged
+    warnings.warn(
+        f"Training diverged: the loss became {bad_loss} in epoch {est.n_iter_ + 1}. "
+        f"Training stopped and {kept}. Try a smaller learning_rate_init (it is "
+        f"{est.learning_rate_init}) or scale the input data.",
+        DivergenceWarning,
+        stacklevel=4,
+    )
+
+
+def validation_loss(est, X, Y, sw):
+    """The training objective on held-out data: data term plus the L2 penalty."""
+    sw = np.ones(X.shape[0], dtype=X.dtype) if sw is None else sw
+    with np.errstate(all="ignore"):
+        out = predict_output(est, np.ascontiguousarray(X))
+        loss = reference.output_loss(out, Y, sw, est._codes[C.OUTPUT])
+    if est.solver != "adamw":
+        loss += reference.penalty(est.coefs_, est.alpha, float(sw.sum()))
+    return float(loss)
+
+
+def _callbacks_stop(est, callbacks, s):
+    """Call each callback with the model and the epoch's figures; any True stops."""
+    info = {
+        "epoch": est.n_iter_,
+        "loss": est.loss_,
+        "validation_score": est.validation_scores_[-1] if est.validation_scores_ else None,
+        "validation_loss": (est.validation_loss_curve_[-1] if est.validation_loss_curve_ else None),
+        # The scheduled rate: sgd's step size, the Adam family's rate before bias correction.
+        "learning_rate": float(s[C.LR] if est.solver == "sgd" else s[C.RATE]),
+    }
+    stop = False
+    for callback in callbacks:
+        stop = bool(callback(est, info)) or stop
+    return stop
+
+
+def _store_stopping_state(est, s, early_stopping):
+    est._no_improvement_count = int(s[C.NO_IMPROVEMENT])
+    if not early_stopping:
+        est.best_loss_ = float(s[C.BEST])
+
+
+def _rng_state(random_state):
+    """The Mersenne Twister state of ``random_state`` as the kernels' uint32 vector."""
+    _, key, pos = random_state.get_state()[:3]
+    rng_state = np.empty(625, dtype=np.uint32)
+    rng_state[:624] = key
+    rng_state[624] = pos
+    return rng_state
+
+
+def _restore_rng(random_state, rng_state):
+    """Continue ``random_state`` from where the kernels left the stream."""
+    _, _, _, has_gauss, cached_gaussian = random_state.get_state()
+    random_state.set_state(
+        ("MT19937", rng_state[:624].copy(), int(rng_state[624]), has_gauss, cached_gaussian)
+    )
