@@ -21,8 +21,8 @@ def warmup(dtypes=("float64", "float32")):
     dtypes : sequence of {'float64', 'float32'}, default=('float64', 'float32')
         The floating types to compile for.
     """
-    from fastnn import MLPClassifier
     from fastnn._workers import workers_forced
+    from fastnn.estimators import MLPClassifier
 
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0, 1, 1, 0])

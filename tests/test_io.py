@@ -13,15 +13,8 @@ from sklearn.linear_model import LogisticRegression
 
 import fastnn
 from fastnn import MLPClassifier, MLPRegressor
-from fastnn.io import (
-    FORMAT_VERSION,
-    META_KEY,
-    ModelFileError,
-    _decode_value,
-    _encode_value,
-    _is_live_object,
-    load_with_extra,
-)
+from fastnn.io import META_KEY, ModelFileError, load_with_extra
+from fastnn.model_codec import FORMAT_VERSION, decode_value, encode_value, is_live_object
 
 
 def _fitted(target, **params):
@@ -174,16 +167,16 @@ def test_random_state_instance_is_saved_as_none(tmp_path):
     [None, "balanced", 0.5, 3, True, (64, 64), [0.1, 0.2], {0: 1.0, 1: 2.5}, {"a": 2.0}],
 )
 def test_parameter_values_round_trip(value):
-    code = json.loads(json.dumps(_encode_value(value, "value")))
-    got = _decode_value(code)
+    code = json.loads(json.dumps(encode_value(value, "value")))
+    got = decode_value(code)
     assert got == value
     assert type(got) is type(value)
 
 
 def test_numpy_values_keep_their_type():
-    got = _decode_value(json.loads(json.dumps(_encode_value(np.float32(0.1), "value"))))
+    got = decode_value(json.loads(json.dumps(encode_value(np.float32(0.1), "value"))))
     assert got == np.float32(0.1) and got.dtype == np.float32
-    assert _encode_value(np.float32, "dtype") == {"value": "float32"}
+    assert encode_value(np.float32, "dtype") == {"value": "float32"}
 
 
 @pytest.mark.parametrize(
@@ -192,7 +185,7 @@ def test_numpy_values_keep_their_type():
      ((64,), False), ([], False), (MLPClassifier, False)],
 )  # fmt: skip
 def test_live_objects_are_recognised(value, live):
-    assert _is_live_object(value) is live
+    assert is_live_object(value) is live
 
 
 def test_estimators_pickle_cleanly():

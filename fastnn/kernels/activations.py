@@ -19,7 +19,7 @@ from fastnn._jit import jit
 
 
 @jit(internal=True)
-def _hidden(z, code):
+def hidden_value(z, code):
     """One hidden activation value. relu keeps NaN as NaN, as ``np.maximum`` does."""
     if code == LOGISTIC:
         return 1.0 / (1.0 + np.exp(-z))
@@ -33,7 +33,7 @@ def _hidden(z, code):
 
 
 @jit(internal=True)
-def _derivative(a, d, code):
+def derivative_value(a, d, code):
     """``d * f'(z)`` from ``a = f(z)``, in the reference's order of operations."""
     if code == LOGISTIC:
         return d * a * (1 - a)
@@ -52,7 +52,7 @@ def activate(Z, code):
     n, m = Z.shape
     for i in range(n):
         for j in range(m):
-            Z[i, j] = _hidden(Z[i, j], code)
+            Z[i, j] = hidden_value(Z[i, j], code)
 
 
 @jit(internal=True)
@@ -61,7 +61,7 @@ def add_bias_activate(Z, b, code):
     n, m = Z.shape
     for i in range(n):
         for j in range(m):
-            Z[i, j] = _hidden(Z[i, j] + b[j], code)
+            Z[i, j] = hidden_value(Z[i, j] + b[j], code)
 
 
 @jit
@@ -70,7 +70,7 @@ def activation_derivative(A, delta, code):
     n, m = A.shape
     for i in range(n):
         for j in range(m):
-            delta[i, j] = _derivative(A[i, j], delta[i, j], code)
+            delta[i, j] = derivative_value(A[i, j], delta[i, j], code)
 
 
 @jit(internal=True)
@@ -123,7 +123,7 @@ def dropout_derivative(A, delta, code, p, scalars, layer, row0=0):
         key = _row_key(scalars, layer, row0 + i)
         for j in range(m):
             keep = 1.0 if _uniform(key, j) >= p else 0.0
-            d = _derivative(A[i, j] * (1 - p), delta[i, j], code)
+            d = derivative_value(A[i, j] * (1 - p), delta[i, j], code)
             delta[i, j] = d * keep / (1 - p)
 
 

@@ -250,7 +250,7 @@ def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb
 
 
 @jit(internal=True)
-def _finish(g, o, n_parts, W, alpha, sw_sum, penalised):
+def finish_slice(g, o, n_parts, W, alpha, sw_sum, penalised):
     """:func:`finish_range`'s loop, from index 0 (so that LLVM vectorises it)."""
     for k in range(g.shape[0]):
         total = g[k] + o[k] if n_parts == 2 else g[k]
@@ -265,8 +265,8 @@ def finish_range(grad, other, n_parts, theta, n_weights, alpha, sw_sum, k0, k1):
     """:func:`finish_gradient` on the entries ``k0:k1`` (the first ``n_weights``
     entries of the vectors are weights, the rest biases)."""
     w1 = max(k0, min(k1, n_weights))
-    _finish(grad[k0:w1], other[k0:w1], n_parts, theta[k0:w1], alpha, sw_sum, PENALISED)
-    _finish(grad[w1:k1], other[w1:k1], n_parts, theta[w1:k1], alpha, sw_sum, NOT_PENALISED)
+    finish_slice(grad[k0:w1], other[k0:w1], n_parts, theta[k0:w1], alpha, sw_sum, PENALISED)
+    finish_slice(grad[w1:k1], other[w1:k1], n_parts, theta[w1:k1], alpha, sw_sum, NOT_PENALISED)
 
 
 @jit(internal=True)

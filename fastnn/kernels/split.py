@@ -42,7 +42,7 @@ import numpy as np
 from fastnn._codes import ALPHA, BATCH_COUNT, BATCH_SIZE, HIDDEN, OUTPUT
 from fastnn._jit import jit
 from fastnn.kernels import handover as H
-from fastnn.kernels.activations import _derivative, _hidden, output_activate
+from fastnn.kernels.activations import derivative_value, hidden_value, output_activate
 from fastnn.kernels.atomics import atomic_load, atomic_store
 from fastnn.kernels.dense import (
     ACTIVATIONS,
@@ -50,7 +50,7 @@ from fastnn.kernels.dense import (
     NOT_PENALISED,
     PENALISED,
     SMALL_PRODUCT,
-    _finish,
+    finish_slice,
     layer_buffer,
     layer_offsets,
     layer_params,
@@ -94,7 +94,7 @@ def mm(A, B, C):
 @jit(internal=True)
 def _activate_row(z, b, code):
     for j in range(z.shape[0]):
-        z[j] = _hidden(z[j] + b[j], code)
+        z[j] = hidden_value(z[j] + b[j], code)
 
 
 @jit(internal=True)
@@ -107,7 +107,7 @@ def _activate_columns(Z, b, c0, c1, code):
 @jit(internal=True)
 def _sum_activate_row(p_0, p_1, b, a, code):
     for j in range(a.shape[0]):
-        a[j] = _hidden(p_0[j] + p_1[j] + b[j], code)
+        a[j] = hidden_value(p_0[j] + p_1[j] + b[j], code)
 
 
 @jit(internal=True)
@@ -120,7 +120,7 @@ def _sum_activate_columns(P_0, P_1, b, A, c0, c1, code):
 @jit(internal=True)
 def _derive_row(a, d, sums, code):
     for j in range(a.shape[0]):
-        v = _derivative(a[j], d[j], code)
+        v = derivative_value(a[j], d[j], code)
         d[j] = v
         sums[j] += v
 
@@ -181,7 +181,7 @@ def _step_run(theta, grad, state, scalars, codes, a, e, sw_sum, penalised):
     their squares before the step if they are weights (``penalised``)."""
     W = theta[a:e]
     squares = np.dot(W, W) if penalised else 0.0  # BLAS dot, as losses.penalty
-    _finish(grad[a:e], grad[a:e], ONE_PART, W, scalars[ALPHA], sw_sum, penalised)
+    finish_slice(grad[a:e], grad[a:e], ONE_PART, W, scalars[ALPHA], sw_sum, penalised)
     step_range(theta, grad, state, scalars, codes, a, e)
     return squares
 

@@ -1,0 +1,3 @@
+"""fastnn's version, kept in step with ``pyproject.toml``."""
+
+__version__ = "0.1.0"
