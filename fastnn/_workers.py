@@ -265,7 +265,7 @@ def two_workers_pay(sizes, batch_size, dropout=False):
     return kernels.epoch_workers(sizes, batch_size, dropout)[2]
 
 
-# A call of the numba engine runs several epochs when Python has nothing to do between
+# A call of either engine runs several epochs when Python has nothing to do between
 # them: about CALL_SECONDS' worth, so that Ctrl-C stays responsive.
 CALL_SECONDS = 0.1
 # A deliberately low guess of the numba engine's speed, to size its first call (later
@@ -298,10 +298,13 @@ class EpochCalls:
     """The calls that run a fit's epochs, for :func:`fastnn.stochastic.fit_stochastic`:
     how many epochs each runs, and on how many threads.
 
-    The numpy engine runs one epoch a call. The numba engine runs ``CALL_SECONDS``' worth
-    a call unless ``one_at_a_time`` (Python has work after every epoch), on the threads
-    :class:`WorkerChoice` says where a second one pays; it times each call to size the
-    next and to inform the choice.
+    Unless ``one_at_a_time`` (Python has work after every epoch), a call runs
+    ``CALL_SECONDS``' worth of epochs, timed to size the next call. The numba engine
+    sizes its first call by a guess of its speed and runs on the threads
+    :class:`WorkerChoice` says where a second one pays (the timings inform the choice).
+    The numpy engine's first call runs one epoch, as there is no guess of its speed;
+    several epochs a call spare it a round trip of the random generator's state per
+    epoch (:func:`fastnn.reference.run_epochs`).
 
     Parameters
     ----------
@@ -330,6 +333,7 @@ class EpochCalls:
         if engine is not kernels:
             self._runner = lambda workers: engine.run_epochs
             self.workers = 1
+            self._sized = not one_at_a_time
             return
         self._runner = lambda workers: epochs_runner(sizes, batch_size, workers, dropout)
         self.workers = fit_workers()

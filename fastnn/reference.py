@@ -4,10 +4,12 @@ This module is the textbook, and the numpy engine. Read it top to bottom:
 
 1. activations and their derivatives, written from the stored outputs ``A``, and
    dropout with a counter-based random generator;
-2. output activation and loss, in pairs, and the output delta each pair gives;
+2. output activation and loss, in pairs, and the output delta each pair gives, in
+   :mod:`fastnn.reference_losses`;
 3. the forward pass ``Z = A W + b``, ``A' = f(Z)``;
 4. the backward pass, which turns deltas into ``dW``, ``db`` and the previous delta;
-5. the optimizer steps (SGD with momentum, Adam, AdamW, RMSprop);
+5. the optimizer steps (SGD with momentum, Adam, AdamW, RMSprop), in
+   :mod:`fastnn.reference_optim`;
 6. epochs of mini-batches, and the bookkeeping between epochs.
 
 Every function here has a twin of the same name and meaning in :mod:`fastnn.kernels`,
@@ -19,11 +21,24 @@ Conventions (scikit-learn's): ``theta`` is the flat parameter vector
 sample weights (ones when the user gave none: multiplying by one is exact).
 """
 
+from typing import NamedTuple
+
 import numpy as np
-from scipy.special import expit, xlogy
+from scipy.special import expit
 
 from fastnn import _codes as C
 from fastnn.layout import unpack
+
+# Two catalogues have modules of their own: section 2, the output activations and
+# losses (read it after section 1), and section 5, the optimizer steps (after 4).
+from fastnn.reference_losses import output_activate, output_delta, output_loss, penalty
+from fastnn.reference_optim import (  # noqa: F401  (twins of the kernels' names)
+    adam_step,
+    adamw_step,
+    optimizer_step,
+    rmsprop_step,
+    sgd_step,
+)
 
 # --- 1. Activations, in place -------------------------------------------------------
 
@@ -53,7 +68,12 @@ def activation_derivative(A, delta, code):
     elif code == C.TANH:
         delta *= 1 - A**2
     elif code == C.RELU:
-        delta[A == 0] = 0
+        # A multiplication by the mask, not ``delta[A == 0] = 0``: a boolean assignment
+        # branches on every entry, and a dead unit's pattern is random (5x slower).
+        # The values are the kernel's, except that a zero may carry a sign (no sum
+        # changes) and that a delta which overflowed to inf on a dead unit gives NaN
+        # here where the kernel gives 0.
+        np.multiply(delta, A != 0, out=delta)
     elif code == C.LEAKY_RELU:
         delta[A < 0] *= C.LEAKY_SLOPE
 
@@ -109,84 +129,26 @@ def dropout_derivative(A, delta, code, p, scalars, layer, row0=0):
     delta /= 1 - p
 
 
-# --- 2. Output activation and loss --------------------------------------------------
-
-
-def output_activate(Z, loss):
-    """Apply the output activation paired with ``loss`` to ``Z`` in place.
-
-    Notes
-    -----
-    Softmax subtracts each row's maximum before ``exp``, so it never overflows.
-    """
-    if loss == C.BINARY_LOG_LOSS:
-        expit(Z, out=Z)
-    elif loss == C.LOG_LOSS:
-        Z -= Z.max(axis=1, keepdims=True)
-        np.exp(Z, out=Z)
-        Z /= Z.sum(axis=1, keepdims=True)
-    elif loss == C.POISSON:
-        np.exp(Z, out=Z)
-
-
-def output_loss(A_out, Y, sw, loss):
-    """The data term of the loss, averaged over samples with weights ``sw``.
-
-    - squared error: ``0.5 * mean over outputs of the weighted mean of (Y - A)**2``;
-    - binary log-loss: ``-sum over outputs of the mean of Y log A + (1-Y) log(1-A)``;
-    - log-loss: ``-sum over classes of the mean of Y log A``;
-    - Poisson: ``sum over outputs of the mean of Y log(Y/A) - Y + A``;
-    - Huber: ``sum over outputs of the mean of r**2 / 2 if |r| <= d else d (|r| - d/2)``,
-      with ``r = A - Y`` and ``d = HUBER_DELTA``;
-    - absolute error: ``sum over outputs of the mean of |A - Y|``.
-
-    Notes
-    -----
-    Probabilities are clipped to ``[eps, 1 - eps]`` (``eps`` of the dtype) before the
-    logarithm, as scikit-learn does, so a confident wrong answer costs a large but
-    finite loss. The gradient uses the unclipped output.
-    """
-    sw_sum = sw.sum()
-    w = sw[:, None]
-    if loss == C.SQUARED_ERROR:
-        return 0.5 * float(np.mean(np.sum(w * (Y - A_out) ** 2, axis=0) / sw_sum))
-    if loss == C.POISSON:
-        return float(np.sum(np.sum(w * (xlogy(Y, Y / A_out) - Y + A_out), axis=0) / sw_sum))
-    if loss == C.HUBER:
-        R = np.abs(A_out - Y)
-        d = C.HUBER_DELTA
-        per_sample = np.where(R <= d, 0.5 * R**2, d * (R - 0.5 * d))
-        return float(np.sum(np.sum(w * per_sample, axis=0) / sw_sum))
-    if loss == C.ABSOLUTE_ERROR:
-        return float(np.sum(np.sum(w * np.abs(A_out - Y), axis=0) / sw_sum))
-    eps = np.finfo(A_out.dtype).eps
-    P = np.clip(A_out, eps, 1 - eps)
-    if loss == C.BINARY_LOG_LOSS:
-        per_sample = xlogy(Y, P) + xlogy(1 - Y, 1 - P)
-    else:
-        per_sample = xlogy(Y, P)
-    return -float(np.sum(np.sum(w * per_sample, axis=0) / sw_sum))
-
-
-def output_delta(A_out, Y, sw, loss):
-    """The gradient of the loss with respect to the output layer's ``Z``, per sample and
-    weighted: ``(A - Y) * sw`` for the four pairs that make it the residual; Huber clips
-    the residual to ``[-d, d]``, absolute error keeps its sign."""
-    R = A_out - Y
-    if loss == C.HUBER:
-        np.clip(R, -C.HUBER_DELTA, C.HUBER_DELTA, out=R)
-    elif loss == C.ABSOLUTE_ERROR:
-        R = np.sign(R)
-    R *= sw[:, None]
-    return R
-
-
-def penalty(coefs, alpha, sw_sum):
-    """The L2 term ``alpha / 2 * sum(W**2) / sum(sw)`` (biases are not penalised)."""
-    return 0.5 * alpha * sum(float(np.dot(W.ravel(), W.ravel())) for W in coefs) / sw_sum
-
-
 # --- 3. Forward pass ----------------------------------------------------------------
+
+
+class Layers(NamedTuple):
+    """Per-layer views into the flat vectors (:func:`fastnn.layout.unpack`): writing to
+    them writes ``theta`` and ``grad``. :func:`run_epochs` makes them once per call;
+    remade for every use, they cost more than a small network's whole mini-batch."""
+
+    coefs: list  # W of each layer, in theta
+    intercepts: list  # b of each layer, in theta
+    dcoefs: list  # dW of each layer, in grad (empty when there is no grad)
+    dintercepts: list  # db of each layer, in grad
+    n_weights: int  # the W come first in the flat layout: theta[:n_weights]
+
+
+def layers(sizes, theta, grad=None):
+    """The :class:`Layers` of ``theta`` and, if given, ``grad``."""
+    coefs, intercepts = unpack(theta, sizes)
+    dcoefs, dintercepts = ([], []) if grad is None else unpack(grad, sizes)
+    return Layers(coefs, intercepts, dcoefs, dintercepts, sum(W.size for W in coefs))
 
 
 def forward(X, sizes, theta, codes, scalars=None):
@@ -194,12 +156,17 @@ def forward(X, sizes, theta, codes, scalars=None):
 
     With ``scalars`` (training), hidden layers with a dropout rate are dropped out.
     """
-    coefs, intercepts = unpack(theta, sizes)
+    return _forward(X, layers(sizes, theta), codes, scalars)
+
+
+def _forward(X, net, codes, scalars=None):
+    """:func:`forward` on the :class:`Layers` ``net``."""
     activations = [X]
-    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+    last = len(net.coefs) - 1
+    for i, (W, b) in enumerate(zip(net.coefs, net.intercepts)):
         Z = activations[-1] @ W
         Z += b
-        if i < len(coefs) - 1:
+        if i < last:
             activate(Z, codes[C.HIDDEN])
             p = 0.0 if scalars is None else dropout_rate(scalars, i)
             if p > 0:
@@ -225,24 +192,29 @@ def backward(activations, Y, sw, sizes, theta, grad, scalars, codes):
     ``dW = (A_prev.T @ delta + alpha W) / sum(sw)``, ``db = sum(delta) / sum(sw)``,
     and the previous delta is ``(delta @ W.T) * f'(A_prev)`` (through dropout, if any).
     """
-    alpha = scalars[C.ALPHA]
-    coefs, _ = unpack(theta, sizes)
-    dcoefs, dintercepts = unpack(grad, sizes)
-    sw_sum = sw.sum()
+    _backward(activations, Y, sw, layers(sizes, theta, grad), theta, grad, scalars, codes)
+
+
+def _backward(activations, Y, sw, net, theta, grad, scalars, codes):
+    """:func:`backward` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
     delta = output_delta(activations[-1], Y, sw, codes[C.OUTPUT])
-    for i in range(len(coefs) - 1, -1, -1):
+    for i in range(len(net.coefs) - 1, -1, -1):
         A_prev = activations[i]
-        dcoefs[i][...] = A_prev.T @ delta
-        dcoefs[i] += alpha * coefs[i]
-        dcoefs[i] /= sw_sum
-        dintercepts[i][...] = np.sum(delta, axis=0) / sw_sum
+        # Straight into the gradient's views: no temporary, no copy.
+        np.matmul(A_prev.T, delta, out=net.dcoefs[i])
+        np.add.reduce(delta, axis=0, out=net.dintercepts[i])
         if i > 0:
-            delta = delta @ coefs[i].T
+            delta = delta @ net.coefs[i].T
             p = dropout_rate(scalars, i - 1)
             if p > 0:
                 dropout_derivative(A_prev, delta, codes[C.HIDDEN], p, scalars, i - 1)
             else:
                 activation_derivative(A_prev, delta, codes[C.HIDDEN])
+    # The L2 term and the mean, once over the flat vectors rather than layer by layer:
+    # the same operation on each entry, so the same bits.
+    n = net.n_weights
+    grad[:n] += scalars[C.ALPHA] * theta[:n]
+    grad /= sw.sum()
 
 
 def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
@@ -251,85 +223,16 @@ def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     ``work`` is the numba engine's scratch buffer; NumPy allocates as it goes and
     ignores it.
     """
-    activations = forward(X, sizes, theta, codes, scalars)
+    return _batch_loss_grad(X, Y, sw, layers(sizes, theta, grad), theta, grad, scalars, codes)
+
+
+def _batch_loss_grad(X, Y, sw, net, theta, grad, scalars, codes):
+    """:func:`batch_loss_grad` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
+    activations = _forward(X, net, codes, scalars)
     loss = output_loss(activations[-1], Y, sw, codes[C.OUTPUT])
-    loss += penalty(unpack(theta, sizes)[0], scalars[C.ALPHA], sw.sum())
-    backward(activations, Y, sw, sizes, theta, grad, scalars, codes)
+    loss += penalty(net.coefs, scalars[C.ALPHA], sw.sum())
+    _backward(activations, Y, sw, net, theta, grad, scalars, codes)
     return loss
-
-
-# --- 5. Optimizer steps -------------------------------------------------------------
-
-
-def sgd_step(theta, grad, velocity, scalars):
-    """One SGD step with momentum: ``v = mu v - lr g``; ``theta += v``.
-
-    With Nesterov's momentum the step looks ahead: ``theta += mu v - lr g``
-    (Sutskever et al., ICML 2013), as scikit-learn does.
-    """
-    lr, mu = scalars[C.LR], scalars[C.MOMENTUM]
-    velocity *= mu
-    velocity -= lr * grad
-    if scalars[C.NESTEROV]:
-        theta += mu * velocity - lr * grad
-    else:
-        theta += velocity
-
-
-def adam_step(theta, grad, m, v, scalars):
-    """One Adam step (Kingma and Ba, arXiv 1412.6980), with the bias correction
-    folded into the learning rate: ``lr_t = lr sqrt(1 - b2**t) / (1 - b1**t)``, where
-    ``lr`` is the scheduled rate ``scalars[RATE]``.
-
-    As scikit-learn's under NumPy 2: the moments and ``sqrt(v) + eps`` in the
-    parameters' dtype ``T`` (its hyper-parameters are Python floats), the update in
-    float64 (its rate is a NumPy float64), rounded when it is subtracted. The update is
-    made float64 explicitly, so that NumPy 1's promotion rules give the same."""
-    T = theta.dtype.type
-    beta_1, beta_2 = scalars[C.BETA_1], scalars[C.BETA_2]
-    scalars[C.STEP] += 1
-    t = scalars[C.STEP]
-    m *= T(beta_1)
-    m += T(1 - beta_1) * grad
-    v *= T(beta_2)
-    v += T(1 - beta_2) * grad**2
-    lr_t = scalars[C.RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-    scalars[C.LR] = lr_t
-    theta -= lr_t * m.astype(np.float64) / (np.sqrt(v) + T(scalars[C.EPSILON]))
-
-
-def adamw_step(theta, grad, m, v, scalars):
-    """One AdamW step (Loshchilov and Hutter, arXiv 1711.05101): the weights first decay,
-    ``W *= 1 - lr * weight_decay``, apart from the gradient; then an Adam step."""
-    n_weights = int(scalars[C.N_WEIGHTS])
-    theta[:n_weights] *= 1 - scalars[C.RATE] * scalars[C.WEIGHT_DECAY]
-    adam_step(theta, grad, m, v, scalars)
-
-
-def rmsprop_step(theta, grad, v, scalars):
-    """One RMSprop step (Tieleman and Hinton, 2012, lecture 6.5):
-    ``v = rho v + (1 - rho) g**2``; ``theta -= lr g / (sqrt(v) + eps)``, with
-    ``rho = beta_2``, in the parameters' dtype ``T`` as :func:`adam_step`."""
-    T = theta.dtype.type
-    rho = scalars[C.BETA_2]
-    v *= T(rho)
-    v += T(1 - rho) * grad**2
-    theta -= scalars[C.RATE] * grad.astype(np.float64) / (np.sqrt(v) + T(scalars[C.EPSILON]))
-
-
-def optimizer_step(theta, grad, state, scalars, codes):
-    """Dispatch to the solver's step; ``state`` starts with the solver's moment vectors:
-    ``[velocity]`` (sgd), ``[m, v]`` (adam, adamw) or ``[v]`` (rmsprop)."""
-    n = theta.shape[0]
-    solver = codes[C.SOLVER]
-    if solver == C.SGD:
-        sgd_step(theta, grad, state[:n], scalars)
-    elif solver == C.ADAM:
-        adam_step(theta, grad, state[:n], state[n : 2 * n], scalars)
-    elif solver == C.ADAMW:
-        adamw_step(theta, grad, state[:n], state[n : 2 * n], scalars)
-    else:
-        rmsprop_step(theta, grad, state[:n], scalars)
 
 
 # --- 6. Epochs ---------------------------------------------------------------------
@@ -338,12 +241,18 @@ def optimizer_step(theta, grad, state, scalars, codes):
 def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, codes, work):
     """Train on the rows ``idx`` in mini-batches of ``batch_size`` (the last one may be
     shorter); return the sum over batches of ``batch loss * batch length``."""
+    net = layers(sizes, theta, grad)
+    return _run_epoch(X, Y, sw, idx, batch_size, net, theta, grad, state, scalars, codes)
+
+
+def _run_epoch(X, Y, sw, idx, batch_size, net, theta, grad, state, scalars, codes):
+    """:func:`run_epoch` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
     total = 0.0
     n = idx.shape[0]
     for start in range(0, n, batch_size):
         rows = idx[start : start + batch_size]
         scalars[C.BATCH_COUNT] += 1
-        loss = batch_loss_grad(X[rows], Y[rows], sw[rows], sizes, theta, grad, scalars, codes, work)
+        loss = _batch_loss_grad(X[rows], Y[rows], sw[rows], net, theta, grad, scalars, codes)
         total += loss * rows.shape[0]
         optimizer_step(theta, grad, state, scalars, codes)
     return total
@@ -352,9 +261,20 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
 def shuffle(idx, rng_state):
     """Shuffle ``idx`` in place with NumPy's ``RandomState.shuffle``, continuing the
     Mersenne Twister stream kept in ``rng_state`` (624 key words, then the position)."""
+    random_state = _random_state(rng_state)
+    random_state.shuffle(idx)
+    _store_state(random_state, rng_state)
+
+
+def _random_state(rng_state):
+    """A ``RandomState`` that continues the stream kept in ``rng_state``."""
     random_state = np.random.RandomState()
     random_state.set_state(("MT19937", rng_state[:624], int(rng_state[624])))
-    random_state.shuffle(idx)
+    return random_state
+
+
+def _store_state(random_state, rng_state):
+    """Write where ``random_state`` has got to back into ``rng_state``."""
     _, key, pos = random_state.get_state()[:3]
     rng_state[:624] = key
     rng_state[624] = pos
@@ -409,26 +329,38 @@ def run_epochs(
     ``scalars[MONITOR]``, applies :func:`epoch_end`. Stops early when the stopping rule
     fires, or when the loss is not finite: then ``theta`` goes back to the saved weights
     and ``scalars[STOP] = DIVERGED``.
+
+    Notes
+    -----
+    A call shuffles with one ``RandomState``, built from ``rng_state`` at the start and
+    written back at the end: building one and converting its state each way cost more
+    than a small network's whole epoch. The draws are those of :func:`shuffle` each
+    epoch, and ``rng_state`` is written back even when an epoch raises, so that it
+    always matches the shuffles ``idx`` has had.
     """
     n = idx.shape[0]
     batch_size = int(scalars[C.BATCH_SIZE])
     saved = state[state.shape[0] - theta.shape[0] :]
-    for epoch in range(n_epochs):
-        saved[:] = theta
-        if scalars[C.SHUFFLE]:
-            shuffle(idx, rng_state)
-        total = run_epoch(
-            X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, codes, work
-        )
-        loss = total / n
-        losses[epoch] = loss
-        scalars[C.SEEN] += n
-        if not np.isfinite(loss):
-            theta[:] = saved
-            scalars[C.STOP] = C.DIVERGED
-            return epoch + 1
-        if scalars[C.MONITOR]:
-            epoch_end(scalars, loss)
-            if scalars[C.STOP]:
+    net = layers(sizes, theta, grad)
+    random_state = _random_state(rng_state) if scalars[C.SHUFFLE] else None
+    try:
+        for epoch in range(n_epochs):
+            saved[:] = theta
+            if random_state is not None:
+                random_state.shuffle(idx)
+            total = _run_epoch(X, Y, sw, idx, batch_size, net, theta, grad, state, scalars, codes)
+            loss = total / n
+            losses[epoch] = loss
+            scalars[C.SEEN] += n
+            if not np.isfinite(loss):
+                theta[:] = saved
+                scalars[C.STOP] = C.DIVERGED
                 return epoch + 1
-    return n_epochs
+            if scalars[C.MONITOR]:
+                epoch_end(scalars, loss)
+                if scalars[C.STOP]:
+                    return epoch + 1
+        return n_epochs
+    finally:
+        if random_state is not None:
+            _store_state(random_state, rng_state)
