@@ -154,16 +154,16 @@ def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, code
 
 
 @jit(inline=True)
-def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, acc):
+def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, slots, acc):
     """Gather and run block ``h`` of batch ``b`` (its summed gradient into ``g``, its
-    summed loss into ``acc[LOSS + h]``)."""
+    summed loss into ``acc[LOSS + h]``); ``slots`` is ``work``'s table
+    (:func:`.handover.workspace`), made once per call, not per batch."""
     n = idx.shape[0]
     B = np.int64(scalars[BATCH_SIZE])
     start, nb = H.batch_rows(b, n, B)
     mid = (nb + 1) // 2 if parts == 2 else nb
     r0 = 0 if h == 0 else mid
     r1 = mid if h == 0 else nb
-    slots = H.workspace(sizes, B, theta.shape[0])
     Xb, Yb, swb = H.batch_views(work, slots, nb, X.shape[1], Y.shape[1])
     layers = H.slot(work, slots, LAYERS)
     H.gather(X, Y, sw, idx, start, r0, r1, Xb, Yb, swb)
@@ -193,7 +193,8 @@ def helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, w
     B = np.int64(scalars[BATCH_SIZE])
     parts = batch_parts(sizes, B)
     n_batches = n_epochs * ((n + B - 1) // B)
-    other = H.slot(work, H.workspace(sizes, B, n_params), GRADIENT_2)
+    slots = H.workspace(sizes, B, n_params)
+    other = H.slot(work, slots, GRADIENT_2)
     n_weights = count_weights(sizes)
     split = H.aligned_half(n_params)
     b = 0
@@ -203,7 +204,8 @@ def helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, w
         if not H.claim(ctl, H.CLAIMED, b):
             b = atomic_load(ctl, H.CLAIMED)  # worker 0 ran it (this worker started late)
             continue
-        _block(b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, acc)
+        _block(b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, slots,
+               acc)  # fmt: skip
         atomic_store(ctl, H.DONE, b + 1)
         if not H.wait(ctl, H.READY, b + 1):
             return
@@ -256,7 +258,8 @@ def run_epochs(
                 if not claimed:
                     break  # worker 1 runs it
             g = grad if h == FIRST else other
-            nb = _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, acc)
+            nb = _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, slots,
+                        acc)  # fmt: skip
         if not claimed and not H.wait(ctl, H.DONE, b + 1):
             break  # halted: worker 1 failed
         _, _, swb = H.batch_views(work, slots, nb, X.shape[1], Y.shape[1])

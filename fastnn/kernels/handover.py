@@ -57,8 +57,9 @@ epoch_end = jit(reference.epoch_end)
 # The workspace's table of slots (:func:`fastnn.layout.workspace`), compiled: the
 # kernels take their views of ``work`` from it. Not inlined: it is called from several
 # sites, and typing its loops and tuples at each made the first fit's compile about 5%
-# longer (a new process, empty cache, six pairs: wall time 1.06x inlined, 1.00x not,
-# against e0fd85f's hand-written views).
+# longer (a new process, empty cache, pairs A B: wall time 1.06x inlined, 1.00-1.02x not,
+# against e0fd85f's hand-written views). Each call makes the table once (the row
+# scheme hands it to every block), not once per batch.
 workspace = jit(layout.workspace, internal=True)
 
 
