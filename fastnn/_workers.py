@@ -335,7 +335,14 @@ class EpochCalls:
             self.workers = 1
             self._sized = not one_at_a_time
             return
-        self._runner = lambda workers: epochs_runner(sizes, batch_size, workers, dropout)
+        runners = {}  # by worker count: the scheme is chosen once per fit, not per call
+
+        def runner(workers):
+            if workers not in runners:
+                runners[workers] = epochs_runner(sizes, batch_size, workers, dropout)
+            return runners[workers]
+
+        self._runner = runner
         self.workers = fit_workers()
         if self.workers >= 2 and two_workers_pay(sizes, batch_size, dropout):
             shape = (tuple(int(n) for n in sizes), batch_size, np.dtype(dtype).str, tuple(codes))
