@@ -58,6 +58,7 @@ def no_loss(*args):
 # G3: plain NumPy's backward: 1/n folded into the output delta, db as ones @ delta, the
 # L2 term as (alpha/n) W. The same math, rounded in another order.
 def backward_folded(activations, Y, sw, net, theta, grad, scalars, codes):
+    hyper, counts = scalars
     n = sw.shape[0]
     delta = reference.output_delta(activations[-1], Y, sw, codes[C.OUTPUT])
     delta /= n
@@ -70,7 +71,7 @@ def backward_folded(activations, Y, sw, net, theta, grad, scalars, codes):
             delta = delta @ net.coefs[i].T
             reference.activation_derivative(A_prev, delta, codes[C.HIDDEN])
     k = net.n_weights
-    grad[:k] += (scalars[C.ALPHA] / n) * theta[:k]
+    grad[:k] += (hyper[C.ALPHA] / n) * theta[:k]
 
 
 # G4: Adam in place, into scratch vectors kept between steps (the float32 rule kept).
@@ -78,10 +79,11 @@ _scratch = {}
 
 
 def adam_step_inplace(theta, grad, m, v, scalars):
+    hyper, counts = scalars
     T = theta.dtype.type
-    beta_1, beta_2 = scalars[C.BETA_1], scalars[C.BETA_2]
-    scalars[C.STEP] += 1
-    t = scalars[C.STEP]
+    beta_1, beta_2 = hyper[C.BETA_1], hyper[C.BETA_2]
+    counts[C.STEP] += 1
+    t = counts[C.STEP]
     key = (theta.shape[0], theta.dtype.str)
     if key not in _scratch:
         _scratch[key] = (np.empty_like(theta), np.empty(theta.shape, np.float64))
@@ -93,10 +95,10 @@ def adam_step_inplace(theta, grad, m, v, scalars):
     np.multiply(grad, grad, out=s)
     s *= T(1 - beta_2)
     v += s
-    lr_t = scalars[C.RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-    scalars[C.LR] = lr_t
+    lr_t = hyper[C.RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    hyper[C.LR] = lr_t
     np.sqrt(v, out=s)
-    s += T(scalars[C.EPSILON])
+    s += T(hyper[C.EPSILON])
     np.multiply(m, lr_t, out=u, dtype=np.float64)
     u /= s
     theta -= u
@@ -104,12 +106,13 @@ def adam_step_inplace(theta, grad, m, v, scalars):
 
 # G5: the epoch's rows gathered once, then sliced per batch.
 def run_epoch_gather(X, Y, sw, idx, batch_size, net, theta, grad, state, scalars, codes):
+    hyper, counts = scalars
     total = 0.0
     n = idx.shape[0]
     Xs, Ys, sws = X[idx], Y[idx], sw[idx]
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        scalars[C.BATCH_COUNT] += 1
+        counts[C.BATCH_COUNT] += 1
         loss = reference._batch_loss_grad(
             Xs[start:stop], Ys[start:stop], sws[start:stop], net, theta, grad, scalars, codes
         )

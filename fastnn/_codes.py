@@ -4,6 +4,8 @@ Strings stay at the Python boundary (scikit-learn's names); kernels only ever se
 integers, so that each dtype compiles once whatever the network looks like.
 """
 
+import numpy as np
+
 # Hidden activations (and the identity output of a regressor).
 IDENTITY = 0
 LOGISTIC = 1
@@ -64,21 +66,32 @@ MOMENTS = {SGD: 1, ADAM: 2, RMSPROP: 1, ADAMW: 2}
 # ``codes`` array handed to kernels: [hidden activation, output/loss pair, solver].
 HIDDEN, OUTPUT, SOLVER = 0, 1, 2
 
-# ``scalars`` array handed to kernels (float64). The kernels read the hyper-parameters
-# and write back what changes while training: the step and batch counts, the learning
-# rates, and the stopping state (best value, epochs without improvement, samples seen).
-# Slots from DROPOUT on hold one dropout rate per hidden layer.
+# ``scalars`` handed to kernels: the pair ``(hyper, counts)``. The kernels read the
+# hyper-parameters and write back what changes while training: the learning rates and
+# the best value in ``hyper`` (float64), the step and batch counts and the stopping
+# state in ``counts`` (int64), so that no counter is stored as a float and cast back.
+# ``hyper`` slots (float64); those from DROPOUT on hold one dropout rate per hidden layer.
 (
     LR,  # sgd's current rate; for the Adam family, the last bias-corrected rate
     LR_INIT,
     RATE,  # the scheduled base rate of adam, adamw and rmsprop
     MOMENTUM,
-    NESTEROV,
     BETA_1,
     BETA_2,  # also rmsprop's decay rate
     EPSILON,
     ALPHA,  # L2 penalty in the loss and gradient
     WEIGHT_DECAY,  # adamw's decoupled weight decay (alpha, moved out of the gradient)
+    POWER_T,
+    TOL,
+    N_ITER_NO_CHANGE,  # a float: scikit-learn accepts np.inf
+    BEST,
+    DROPOUT,
+) = range(14)
+N_HYPER = 13  # without the dropout rates
+
+# ``counts`` slots (int64).
+(
+    NESTEROV,
     N_WEIGHTS,  # how many leading entries of theta are weights (the rest are biases)
     STEP,  # Adam's step count t
     BATCH_COUNT,  # mini-batches trained so far: the dropout generator's counter
@@ -86,21 +99,22 @@ HIDDEN, OUTPUT, SOLVER = 0, 1, 2
     BATCH_SIZE,
     SHUFFLE,
     SCHEDULE,
-    POWER_T,
     HORIZON,  # cosine: epochs to decay over; step: epochs between steps
     EPOCH,  # epochs this solver has finished (cosine and step schedules)
-    TOL,
-    N_ITER_NO_CHANGE,
     MONITOR,
-    BEST,
     NO_IMPROVEMENT,
     SEEN,
     STOP,
-    DROPOUT,
-) = range(28)
-N_SCALARS = 28
+) = range(14)
+N_COUNTS = 14
 
-# ``scalars[SCHEDULE]``: how the learning rate changes between epochs.
+
+def new_scalars(n_hidden=0):
+    """Zeroed ``(hyper, counts)`` with room for ``n_hidden`` dropout rates."""
+    return np.zeros(N_HYPER + n_hidden, dtype=np.float64), np.zeros(N_COUNTS, dtype=np.int64)
+
+
+# ``counts[SCHEDULE]``: how the learning rate changes between epochs.
 CONSTANT = 0
 INVSCALING = 1  # sgd only, as in scikit-learn
 ADAPTIVE = 2  # sgd only, as in scikit-learn
@@ -118,7 +132,13 @@ SCHEDULES = {
 # The step schedule multiplies the rate by STEP_GAMMA every HORIZON epochs.
 STEP_GAMMA = 0.1
 
-# ``scalars[STOP]``: why ``run_epochs`` returned before its last epoch.
+# ``counts[STOP]``: why ``run_epochs`` returned before its last epoch.
 RUNNING = 0
 CONVERGED = 1  # no improvement for more than n_iter_no_change epochs
 DIVERGED = 2  # the loss became NaN or infinite
+
+
+def copy_scalars(scalars):
+    """A copy of ``scalars = (hyper, counts)``."""
+    hyper, counts = scalars
+    return hyper.copy(), counts.copy()

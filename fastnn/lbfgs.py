@@ -23,8 +23,8 @@ def fit_lbfgs(est, X, Y, sw):
     work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
     X, Y = kernel_array(X), kernel_array(Y)
     sw = np.ones(X.shape[0], dtype=dtype) if sw is None else kernel_array(sw)
-    scalars = np.zeros(C.N_SCALARS, dtype=np.float64)
-    scalars[C.ALPHA] = est.alpha
+    scalars = C.new_scalars()
+    scalars[0][C.ALPHA] = est.alpha
     start = theta.copy()
     best = {"loss": np.inf, "x": None}  # the lowest finite loss seen, kept if lbfgs diverges
 

@@ -17,8 +17,10 @@ compiled by Numba and writing into preallocated buffers. Tests hold the two equa
 
 Conventions (scikit-learn's): ``theta`` is the flat parameter vector
 (:mod:`fastnn.layout`), ``sizes`` the units per layer, ``codes`` the integer codes of
-:mod:`fastnn._codes`, ``scalars`` the float64 hyper-parameter vector, and ``sw`` the
-sample weights (ones when the user gave none: multiplying by one is exact).
+:mod:`fastnn._codes`, ``scalars`` the pair ``(hyper, counts)`` of its float64
+hyper-parameters and rates and its int64 counters and flags (slots in
+:mod:`fastnn._codes`), and ``sw`` the sample weights (ones when the user gave none:
+multiplying by one is exact).
 """
 
 from typing import NamedTuple
@@ -105,15 +107,17 @@ def dropout_uniform(seed, batch, layer, n_rows, n_units, row0=0):
 
 def dropout_rate(scalars, layer):
     """The dropout rate of hidden layer ``layer`` (0 where none was given)."""
+    hyper = scalars[0]
     slot = C.DROPOUT + layer
-    return scalars[slot] if slot < scalars.shape[0] else 0.0
+    return hyper[slot] if slot < hyper.shape[0] else 0.0
 
 
 def dropout(A, p, scalars, layer, row0=0):
     """Inverted dropout in place: zero each unit with probability ``p`` and scale the
     rest by ``1 / (1 - p)``, so that prediction needs no rescaling. ``A`` holds the
     batch's rows from ``row0`` on."""
-    seed, batch = scalars[C.DROPOUT_SEED], scalars[C.BATCH_COUNT]
+    hyper, counts = scalars
+    seed, batch = counts[C.DROPOUT_SEED], counts[C.BATCH_COUNT]
     u = dropout_uniform(seed, batch, layer, *A.shape, row0)
     A *= u >= p
     A /= 1 - p
@@ -122,8 +126,9 @@ def dropout(A, p, scalars, layer, row0=0):
 def dropout_derivative(A, delta, code, p, scalars, layer, row0=0):
     """``activation_derivative`` through dropout: the kept units' outputs before scaling
     are ``A (1 - p)``; the dropped units pass no gradient."""
+    hyper, counts = scalars
     activation_derivative(A * (1 - p), delta, code)
-    seed, batch = scalars[C.DROPOUT_SEED], scalars[C.BATCH_COUNT]
+    seed, batch = counts[C.DROPOUT_SEED], counts[C.BATCH_COUNT]
     u = dropout_uniform(seed, batch, layer, *A.shape, row0)
     delta *= u >= p
     delta /= 1 - p
@@ -197,6 +202,7 @@ def backward(activations, Y, sw, sizes, theta, grad, scalars, codes):
 
 def _backward(activations, Y, sw, net, theta, grad, scalars, codes):
     """:func:`backward` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
+    hyper, counts = scalars
     delta = output_delta(activations[-1], Y, sw, codes[C.OUTPUT])
     for i in range(len(net.coefs) - 1, -1, -1):
         A_prev = activations[i]
@@ -213,7 +219,7 @@ def _backward(activations, Y, sw, net, theta, grad, scalars, codes):
     # The L2 term and the mean, once over the flat vectors rather than layer by layer:
     # the same operation on each entry, so the same bits.
     n = net.n_weights
-    grad[:n] += scalars[C.ALPHA] * theta[:n]
+    grad[:n] += hyper[C.ALPHA] * theta[:n]
     grad /= sw.sum()
 
 
@@ -228,9 +234,10 @@ def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
 
 def _batch_loss_grad(X, Y, sw, net, theta, grad, scalars, codes):
     """:func:`batch_loss_grad` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
+    hyper, counts = scalars
     activations = _forward(X, net, codes, scalars)
     loss = output_loss(activations[-1], Y, sw, codes[C.OUTPUT])
-    loss += penalty(net.coefs, scalars[C.ALPHA], sw.sum())
+    loss += penalty(net.coefs, hyper[C.ALPHA], sw.sum())
     _backward(activations, Y, sw, net, theta, grad, scalars, codes)
     return loss
 
@@ -247,11 +254,12 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
 
 def _run_epoch(X, Y, sw, idx, batch_size, net, theta, grad, state, scalars, codes):
     """:func:`run_epoch` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
+    hyper, counts = scalars
     total = 0.0
     n = idx.shape[0]
     for start in range(0, n, batch_size):
         rows = idx[start : start + batch_size]
-        scalars[C.BATCH_COUNT] += 1
+        counts[C.BATCH_COUNT] += 1
         loss = _batch_loss_grad(X[rows], Y[rows], sw[rows], net, theta, grad, scalars, codes)
         total += loss * rows.shape[0]
         optimizer_step(theta, grad, state, scalars, codes)
@@ -281,7 +289,7 @@ def _store_state(random_state, rng_state):
 
 
 def epoch_end(scalars, value):
-    """scikit-learn's bookkeeping after each epoch, on the ``scalars`` vector.
+    """scikit-learn's bookkeeping after each epoch, on ``scalars = (hyper, counts)``.
 
     ``value`` is the epoch's training loss, or minus the validation score with early
     stopping (lower is better either way). An epoch that fails to beat the best value by
@@ -290,32 +298,33 @@ def epoch_end(scalars, value):
     ``lr = lr_init (1 + cos(pi e / horizon)) / 2`` after epoch ``e``, or step
     ``lr = lr_init * STEP_GAMMA ** floor(e / horizon)``. After more than ``n_iter_no_change``
     such epochs the adaptive schedule divides the rate by 5 (until it is ``<= 1e-6``)
-    while any other schedule stops: ``scalars[STOP] = CONVERGED``.
+    while any other schedule stops: ``counts[STOP] = CONVERGED``.
     """
-    if value > scalars[C.BEST] - scalars[C.TOL]:
-        scalars[C.NO_IMPROVEMENT] += 1
+    hyper, counts = scalars
+    if value > hyper[C.BEST] - hyper[C.TOL]:
+        counts[C.NO_IMPROVEMENT] += 1
     else:
-        scalars[C.NO_IMPROVEMENT] = 0
-    if value < scalars[C.BEST]:
-        scalars[C.BEST] = value
-    scalars[C.EPOCH] += 1
-    schedule = scalars[C.SCHEDULE]
+        counts[C.NO_IMPROVEMENT] = 0
+    if value < hyper[C.BEST]:
+        hyper[C.BEST] = value
+    counts[C.EPOCH] += 1
+    schedule = counts[C.SCHEDULE]
     if schedule == C.INVSCALING:
-        scalars[C.LR] = scalars[C.LR_INIT] / (scalars[C.SEEN] + 1) ** scalars[C.POWER_T]
+        hyper[C.LR] = hyper[C.LR_INIT] / float(counts[C.SEEN] + 1) ** hyper[C.POWER_T]
     elif schedule == C.COSINE:
-        progress = min(scalars[C.EPOCH], scalars[C.HORIZON]) / scalars[C.HORIZON]
-        scalars[C.LR] = scalars[C.LR_INIT] * 0.5 * (1 + np.cos(np.pi * progress))
-        scalars[C.RATE] = scalars[C.LR]
+        progress = min(counts[C.EPOCH], counts[C.HORIZON]) / counts[C.HORIZON]
+        hyper[C.LR] = hyper[C.LR_INIT] * 0.5 * (1 + np.cos(np.pi * progress))
+        hyper[C.RATE] = hyper[C.LR]
     elif schedule == C.STEP_DECAY:
-        steps = np.floor(scalars[C.EPOCH] / scalars[C.HORIZON])
-        scalars[C.LR] = scalars[C.LR_INIT] * C.STEP_GAMMA**steps
-        scalars[C.RATE] = scalars[C.LR]
-    if scalars[C.NO_IMPROVEMENT] > scalars[C.N_ITER_NO_CHANGE]:
-        if scalars[C.SCHEDULE] == C.ADAPTIVE and scalars[C.LR] > 1e-6:
-            scalars[C.LR] /= 5.0
-            scalars[C.NO_IMPROVEMENT] = 0
+        steps = np.floor(counts[C.EPOCH] / counts[C.HORIZON])
+        hyper[C.LR] = hyper[C.LR_INIT] * C.STEP_GAMMA**steps
+        hyper[C.RATE] = hyper[C.LR]
+    if counts[C.NO_IMPROVEMENT] > hyper[C.N_ITER_NO_CHANGE]:
+        if counts[C.SCHEDULE] == C.ADAPTIVE and hyper[C.LR] > 1e-6:
+            hyper[C.LR] /= 5.0
+            counts[C.NO_IMPROVEMENT] = 0
         else:
-            scalars[C.STOP] = C.CONVERGED
+            counts[C.STOP] = C.CONVERGED
 
 
 def run_epochs(
@@ -324,11 +333,11 @@ def run_epochs(
     """Run up to ``n_epochs`` epochs; return how many ran.
 
     Each epoch saves ``theta`` in the last ``len(theta)`` entries of ``state``, shuffles
-    ``idx`` (when ``scalars[SHUFFLE]``), trains on every mini-batch of
-    ``scalars[BATCH_SIZE]`` rows, writes its mean loss to ``losses`` and, when
-    ``scalars[MONITOR]``, applies :func:`epoch_end`. Stops early when the stopping rule
+    ``idx`` (when ``counts[SHUFFLE]``), trains on every mini-batch of
+    ``counts[BATCH_SIZE]`` rows, writes its mean loss to ``losses`` and, when
+    ``counts[MONITOR]``, applies :func:`epoch_end`. Stops early when the stopping rule
     fires, or when the loss is not finite: then ``theta`` goes back to the saved weights
-    and ``scalars[STOP] = DIVERGED``.
+    and ``counts[STOP] = DIVERGED``.
 
     Notes
     -----
@@ -338,11 +347,12 @@ def run_epochs(
     epoch, and ``rng_state`` is written back even when an epoch raises, so that it
     always matches the shuffles ``idx`` has had.
     """
+    hyper, counts = scalars
     n = idx.shape[0]
-    batch_size = int(scalars[C.BATCH_SIZE])
+    batch_size = int(counts[C.BATCH_SIZE])
     saved = state[state.shape[0] - theta.shape[0] :]
     net = layers(sizes, theta, grad)
-    random_state = _random_state(rng_state) if scalars[C.SHUFFLE] else None
+    random_state = _random_state(rng_state) if counts[C.SHUFFLE] else None
     try:
         for epoch in range(n_epochs):
             saved[:] = theta
@@ -351,14 +361,14 @@ def run_epochs(
             total = _run_epoch(X, Y, sw, idx, batch_size, net, theta, grad, state, scalars, codes)
             loss = total / n
             losses[epoch] = loss
-            scalars[C.SEEN] += n
+            counts[C.SEEN] += n
             if not np.isfinite(loss):
                 theta[:] = saved
-                scalars[C.STOP] = C.DIVERGED
+                counts[C.STOP] = C.DIVERGED
                 return epoch + 1
-            if scalars[C.MONITOR]:
+            if counts[C.MONITOR]:
                 epoch_end(scalars, loss)
-                if scalars[C.STOP]:
+                if counts[C.STOP]:
                     return epoch + 1
         return n_epochs
     finally:

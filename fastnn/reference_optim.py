@@ -18,10 +18,11 @@ def sgd_step(theta, grad, velocity, scalars):
     With Nesterov's momentum the step looks ahead: ``theta += mu v - lr g``
     (Sutskever et al., ICML 2013), as scikit-learn does.
     """
-    lr, mu = scalars[C.LR], scalars[C.MOMENTUM]
+    hyper, counts = scalars
+    lr, mu = hyper[C.LR], hyper[C.MOMENTUM]
     velocity *= mu
     velocity -= lr * grad
-    if scalars[C.NESTEROV]:
+    if counts[C.NESTEROV]:
         theta += mu * velocity - lr * grad
     else:
         theta += velocity
@@ -30,30 +31,32 @@ def sgd_step(theta, grad, velocity, scalars):
 def adam_step(theta, grad, m, v, scalars):
     """One Adam step (Kingma and Ba, arXiv 1412.6980), with the bias correction
     folded into the learning rate: ``lr_t = lr sqrt(1 - b2**t) / (1 - b1**t)``, where
-    ``lr`` is the scheduled rate ``scalars[RATE]``.
+    ``lr`` is the scheduled rate ``hyper[RATE]``.
 
     As scikit-learn's under NumPy 2: the moments and ``sqrt(v) + eps`` in the
     parameters' dtype ``T`` (its hyper-parameters are Python floats), the update in
     float64 (its rate is a NumPy float64), rounded when it is subtracted. The update is
     made float64 explicitly, so that NumPy 1's promotion rules give the same."""
+    hyper, counts = scalars
     T = theta.dtype.type
-    beta_1, beta_2 = scalars[C.BETA_1], scalars[C.BETA_2]
-    scalars[C.STEP] += 1
-    t = scalars[C.STEP]
+    beta_1, beta_2 = hyper[C.BETA_1], hyper[C.BETA_2]
+    counts[C.STEP] += 1
+    t = float(counts[C.STEP])  # a float power, as scikit-learn's
     m *= T(beta_1)
     m += T(1 - beta_1) * grad
     v *= T(beta_2)
     v += T(1 - beta_2) * grad**2
-    lr_t = scalars[C.RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-    scalars[C.LR] = lr_t
-    theta -= lr_t * m.astype(np.float64, copy=False) / (np.sqrt(v) + T(scalars[C.EPSILON]))
+    lr_t = hyper[C.RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    hyper[C.LR] = lr_t
+    theta -= lr_t * m.astype(np.float64, copy=False) / (np.sqrt(v) + T(hyper[C.EPSILON]))
 
 
 def adamw_step(theta, grad, m, v, scalars):
     """One AdamW step (Loshchilov and Hutter, arXiv 1711.05101): the weights first decay,
     ``W *= 1 - lr * weight_decay``, apart from the gradient; then an Adam step."""
-    n_weights = int(scalars[C.N_WEIGHTS])
-    theta[:n_weights] *= 1 - scalars[C.RATE] * scalars[C.WEIGHT_DECAY]
+    hyper, counts = scalars
+    n_weights = int(counts[C.N_WEIGHTS])
+    theta[:n_weights] *= 1 - hyper[C.RATE] * hyper[C.WEIGHT_DECAY]
     adam_step(theta, grad, m, v, scalars)
 
 
@@ -61,12 +64,13 @@ def rmsprop_step(theta, grad, v, scalars):
     """One RMSprop step (Tieleman and Hinton, 2012, lecture 6.5):
     ``v = rho v + (1 - rho) g**2``; ``theta -= lr g / (sqrt(v) + eps)``, with
     ``rho = beta_2``, in the parameters' dtype ``T`` as :func:`adam_step`."""
+    hyper, counts = scalars
     T = theta.dtype.type
-    rho = scalars[C.BETA_2]
+    rho = hyper[C.BETA_2]
     v *= T(rho)
     v += T(1 - rho) * grad**2
     theta -= (
-        scalars[C.RATE] * grad.astype(np.float64, copy=False) / (np.sqrt(v) + T(scalars[C.EPSILON]))
+        hyper[C.RATE] * grad.astype(np.float64, copy=False) / (np.sqrt(v) + T(hyper[C.EPSILON]))
     )
 
 

@@ -42,25 +42,26 @@ class OptimizerState:
         adamw, ``[v]`` for rmsprop) then ``saved``, each flat in parameter layout;
         ``saved`` holds the weights at the start of the current epoch, restored if the
         epoch diverges.
-    scalars : ndarray of float64
-        The vector of :mod:`fastnn._codes` slots, then one dropout rate per hidden layer.
+    scalars : tuple of ndarray
+        ``(hyper, counts)``: the float64 and int64 vectors of :mod:`fastnn._codes`
+        slots, ``hyper`` followed by one dropout rate per hidden layer.
     """
 
     def __init__(self, est, n, dtype):
         solver = C.SOLVERS[est.solver]
         self.state = np.zeros((C.MOMENTS[solver] + 1) * n, dtype=dtype)
         n_hidden = len(est._sizes) - 2
-        self.scalars = np.zeros(C.N_SCALARS + n_hidden, dtype=np.float64)
-        s = self.scalars
-        s[C.LR] = s[C.LR_INIT] = s[C.RATE] = est.learning_rate_init
-        s[C.N_WEIGHTS] = sum(int(a) * int(b) for a, b in zip(est._sizes[:-1], est._sizes[1:]))
-        s[C.MOMENTUM] = est.momentum
-        s[C.NESTEROV] = float(bool(est.nesterovs_momentum))
-        s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = est.beta_1, est.beta_2, est.epsilon
+        self.scalars = C.new_scalars(n_hidden)
+        hyper, counts = self.scalars
+        hyper[C.LR] = hyper[C.LR_INIT] = hyper[C.RATE] = est.learning_rate_init
+        counts[C.N_WEIGHTS] = sum(int(a) * int(b) for a, b in zip(est._sizes[:-1], est._sizes[1:]))
+        hyper[C.MOMENTUM] = est.momentum
+        counts[C.NESTEROV] = bool(est.nesterovs_momentum)
+        hyper[C.BETA_1], hyper[C.BETA_2], hyper[C.EPSILON] = est.beta_1, est.beta_2, est.epsilon
 
     @property
     def learning_rate(self):
-        return float(self.scalars[C.LR])
+        return float(self.scalars[0][C.LR])
 
 
 def batch_size_for(est, n_samples):
@@ -89,7 +90,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     if not incremental or not hasattr(est, "_optimizer"):
         est._optimizer = OptimizerState(est, theta.shape[0], dtype)
     opt = est._optimizer
-    opt.scalars[C.ALPHA] = est.alpha  # read afresh each call, as scikit-learn reads self.alpha
+    opt.scalars[0][C.ALPHA] = est.alpha  # read afresh each call, as scikit-learn reads self.alpha
     if est.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True")
     early_stopping = est.early_stopping
@@ -103,7 +104,8 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     idx = np.arange(n_samples, dtype=np.int64)
     grad = np.zeros_like(theta)
     s = _prepare_scalars(est, opt.scalars, batch_size_for(est, n_samples))
-    batch_size = int(s[C.BATCH_SIZE])
+    hyper, counts = s
+    batch_size = int(counts[C.BATCH_SIZE])
     work = aligned_zeros(work_size(sizes, batch_size), dtype)
     rng_state = _rng_state(est._random_state)
     losses = np.empty(est.max_iter, dtype=np.float64)
@@ -115,7 +117,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     one_at_a_time = incremental or early_stopping or bool(est.verbose) or bool(callbacks)
     calls = EpochCalls(
         engine, sizes, batch_size, n_samples, dtype=dtype, codes=codes,
-        dropout=bool(np.any(s[C.DROPOUT :] > 0)), one_at_a_time=one_at_a_time,
+        dropout=bool(np.any(hyper[C.DROPOUT :] > 0)), one_at_a_time=one_at_a_time,
     )  # fmt: skip
     arrays = (sizes, theta, grad, opt.state, s, codes, work, rng_state, losses)
 
@@ -123,9 +125,9 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
         try:
             est.n_iter_ = 0
             while est.n_iter_ < est.max_iter:
-                rate = s[C.LR]
+                rate = hyper[C.LR]
                 done = calls.run(est.max_iter - est.n_iter_, X, Y, sw, idx, *arrays)
-                if s[C.STOP] == C.DIVERGED:
+                if counts[C.STOP] == C.DIVERGED:
                     _diverged(est, losses[: done - 1], losses[done - 1], s, X, theta, start)
                     break
                 _record_epochs(est, losses[:done], s)
@@ -135,7 +137,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
                     break
                 if est.verbose:
                     _report_stopping(est, s, rate, early_stopping)
-                if s[C.STOP] == C.CONVERGED:
+                if counts[C.STOP] == C.CONVERGED:
                     break
                 if interrupt["hit"]:
                     raise KeyboardInterrupt
@@ -182,45 +184,47 @@ def _hold_out(est, X, Y, sw, Y_split):
 
 
 def _prepare_scalars(est, s, batch_size):
-    """Fill the per-fit slots of the ``scalars`` vector from ``est``'s parameters and
+    """Fill the per-fit slots of ``scalars`` (``(hyper, counts)``) from ``est``'s parameters and
     its stopping state (which ``warm_start`` and ``partial_fit`` carry over)."""
+    hyper, counts = s
     # alpha is read afresh each call, as scikit-learn reads self.alpha. AdamW moves it
     # out of the loss and gradient into a decoupled weight decay.
     decoupled = est.solver == "adamw"
-    s[C.ALPHA] = 0.0 if decoupled else est.alpha
-    s[C.WEIGHT_DECAY] = est.alpha if decoupled else 0.0
-    s[C.BATCH_SIZE] = batch_size
-    s[C.SHUFFLE] = float(bool(est.shuffle))
+    hyper[C.ALPHA] = 0.0 if decoupled else est.alpha
+    hyper[C.WEIGHT_DECAY] = est.alpha if decoupled else 0.0
+    counts[C.BATCH_SIZE] = batch_size
+    counts[C.SHUFFLE] = bool(est.shuffle)
     schedule = C.SCHEDULES[est.learning_rate]
     if est.solver != "sgd" and schedule in (C.INVSCALING, C.ADAPTIVE):
         schedule = C.CONSTANT  # scikit-learn applies these to sgd only
-    s[C.SCHEDULE] = schedule
-    s[C.HORIZON] = est.max_iter if schedule == C.COSINE else max(1, est.max_iter // 3)
-    s[C.POWER_T] = est.power_t
+    counts[C.SCHEDULE] = schedule
+    counts[C.HORIZON] = est.max_iter if schedule == C.COSINE else max(1, est.max_iter // 3)
+    hyper[C.POWER_T] = est.power_t
     rates = est._dropout_rates()
-    s[C.DROPOUT : C.DROPOUT + len(rates)] = rates
+    hyper[C.DROPOUT : C.DROPOUT + len(rates)] = rates
     if any(rates):
         # Drawn only when dropout is on, so that scikit-learn's stream is untouched.
-        s[C.DROPOUT_SEED] = est._random_state.randint(0, 2**31 - 1)
-    s[C.TOL] = est.tol
-    s[C.N_ITER_NO_CHANGE] = est.n_iter_no_change
-    s[C.MONITOR] = 0.0 if est.early_stopping else 1.0
-    s[C.BEST] = -est.best_validation_score_ if est.early_stopping else est.best_loss_
-    s[C.NO_IMPROVEMENT] = est._no_improvement_count
-    s[C.SEEN] = est.t_
-    s[C.STOP] = C.RUNNING
+        counts[C.DROPOUT_SEED] = est._random_state.randint(0, 2**31 - 1)
+    hyper[C.TOL] = est.tol
+    hyper[C.N_ITER_NO_CHANGE] = est.n_iter_no_change
+    counts[C.MONITOR] = not est.early_stopping
+    hyper[C.BEST] = -est.best_validation_score_ if est.early_stopping else est.best_loss_
+    counts[C.NO_IMPROVEMENT] = est._no_improvement_count
+    counts[C.SEEN] = est.t_
+    counts[C.STOP] = C.RUNNING
     return s
 
 
 def _record_epochs(est, losses, s):
     """Append the epochs a call ran to the fitted attributes."""
+    hyper, counts = s
     for loss in losses:
         est.n_iter_ += 1
         est.loss_ = float(loss)
         est.loss_curve_.append(est.loss_)
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
-    est.t_ = int(s[C.SEEN])
+    est.t_ = int(counts[C.SEEN])
 
 
 def _early_stopping_update(est, validation, theta, s):
@@ -240,16 +244,17 @@ def _early_stopping_update(est, validation, theta, s):
 
 def _report_stopping(est, s, rate, early_stopping):
     """scikit-learn's verbose messages about the adaptive rate and stopping."""
+    hyper, counts = s
     what = "Validation score" if early_stopping else "Training loss"
     message = (
         f"{what} did not improve more than tol={est.tol:f} for {est.n_iter_no_change} "
         "consecutive epochs."
     )
-    adaptive = s[C.SCHEDULE] == C.ADAPTIVE
-    if s[C.STOP] == C.CONVERGED:
+    adaptive = counts[C.SCHEDULE] == C.ADAPTIVE
+    if counts[C.STOP] == C.CONVERGED:
         print(message + (" Learning rate too small. Stopping." if adaptive else " Stopping."))
-    elif adaptive and s[C.LR] != rate:
-        print(message + f" Setting learning rate to {s[C.LR]:f}")
+    elif adaptive and hyper[C.LR] != rate:
+        print(message + f" Setting learning rate to {hyper[C.LR]:f}")
 
 
 def _diverged(est, losses, bad_loss, s, X, theta, start):
@@ -260,7 +265,8 @@ def _diverged(est, losses, bad_loss, s, X, theta, start):
     not finite, or give non-finite outputs on the training data, the weights from the
     start of this fit are kept instead, and the fit's epochs are dropped.
     """
-    s[C.SEEN] -= X.shape[0]  # the diverged epoch's weights were not kept
+    hyper, counts = s
+    counts[C.SEEN] -= X.shape[0]  # the diverged epoch's weights were not kept
     _record_epochs(est, losses, s)
     del est._optimizer  # its moments hold non-finite values; partial_fit starts afresh
     kept = f"the weights from the end of epoch {est.n_iter_} were restored"
@@ -296,13 +302,14 @@ def validation_loss(est, X, Y, sw):
 
 def _callbacks_stop(est, callbacks, s):
     """Call each callback with the model and the epoch's figures; any True stops."""
+    hyper, counts = s
     info = {
         "epoch": est.n_iter_,
         "loss": est.loss_,
         "validation_score": est.validation_scores_[-1] if est.validation_scores_ else None,
         "validation_loss": (est.validation_loss_curve_[-1] if est.validation_loss_curve_ else None),
         # The scheduled rate: sgd's step size, the Adam family's rate before bias correction.
-        "learning_rate": float(s[C.LR] if est.solver == "sgd" else s[C.RATE]),
+        "learning_rate": float(hyper[C.LR] if est.solver == "sgd" else hyper[C.RATE]),
     }
     stop = False
     for callback in callbacks:
@@ -311,9 +318,10 @@ def _callbacks_stop(est, callbacks, s):
 
 
 def _store_stopping_state(est, s, early_stopping):
-    est._no_improvement_count = int(s[C.NO_IMPROVEMENT])
+    hyper, counts = s
+    est._no_improvement_count = int(counts[C.NO_IMPROVEMENT])
     if not early_stopping:
-        est.best_loss_ = float(s[C.BEST])
+        est.best_loss_ = float(hyper[C.BEST])
 
 
 def _rng_state(random_state):

@@ -31,15 +31,16 @@ SCRIPT = textwrap.dedent(
         theta = rng.randn(layout.n_params(sizes)) * 0.3
         grad = np.zeros_like(theta)
         state = np.zeros((C.MOMENTS[solver] + 1) * theta.size)
-        s = np.zeros(C.N_SCALARS + 2)
-        s[C.LR] = s[C.LR_INIT] = s[C.RATE] = 0.01
-        s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = 0.9, 0.999, 1e-8
-        s[C.BATCH_SIZE], s[C.SHUFFLE], s[C.MONITOR] = batch_size, 1, 1
-        s[C.BEST], s[C.N_ITER_NO_CHANGE] = np.inf, 1e9
-        s[C.DROPOUT], s[C.DROPOUT + 1] = dropout, dropout
+        s = C.new_scalars(2)
+        hyper, counts = s
+        hyper[C.LR] = hyper[C.LR_INIT] = hyper[C.RATE] = 0.01
+        hyper[C.BETA_1], hyper[C.BETA_2], hyper[C.EPSILON] = 0.9, 0.999, 1e-8
+        counts[C.BATCH_SIZE], counts[C.SHUFFLE], counts[C.MONITOR] = batch_size, 1, 1
+        hyper[C.BEST], hyper[C.N_ITER_NO_CHANGE] = np.inf, 1e9
+        hyper[C.DROPOUT], hyper[C.DROPOUT + 1] = dropout, dropout
         assert epoch.batch_parts(sizes, batch_size) == workers
         if units:  # the model-parallel kernel (kernels/split.py) on the same problem
-            s[C.DROPOUT], s[C.DROPOUT + 1] = 0.0, 0.0
+            hyper[C.DROPOUT], hyper[C.DROPOUT + 1] = 0.0, 0.0
         codes = np.array([C.TANH, C.LOG_LOSS, solver], dtype=np.int64)
         work = np.zeros(layout.work_size(sizes, batch_size))
         rng_state = np.zeros(625, dtype=np.uint32)
@@ -74,10 +75,10 @@ SCRIPT = textwrap.dedent(
 
 # What a call may allocate: the runtime's wrapper (a MemInfo, no data) around each array
 # handed from Python to compiled code. The drivers (fastnn/_workers.py) make the
-# counters and sums with NumPy and pass them on: worker 0 takes 15 arrays (run_epochs'
-# 13 and those two), and worker 1, with two workers, 13 (the 11 before rng_state, and
-# the two). The same for either scheme.
-PER_CALL = {1: 15, 2: 13 + 15, "units-1": 15, "units-2": 13 + 15}
+# counters and sums with NumPy and pass them on: worker 0 takes 16 arrays (run_epochs'
+# 14, ``scalars`` being two, and those two), and worker 1, with two workers, 14 (the 12
+# before rng_state, and the two). The same for either scheme.
+PER_CALL = {1: 16, 2: 14 + 16, "units-1": 16, "units-2": 14 + 16}
 
 
 def test_run_epochs_allocates_nothing_per_epoch():

@@ -131,21 +131,22 @@ def networks(draw, max_samples=12):
 
 def make_scalars(draw, sizes, solver, rates):
     """The hyper-parameter vector of :mod:`fastnn._codes`, with drawn values."""
-    scalars = np.zeros(C.N_SCALARS + len(rates))
+    scalars = C.new_scalars(len(rates))
+    hyper, counts = scalars
     # Rates as used in practice: adam, adamw and rmsprop normalise their steps, and at
     # 0.1 rmsprop's first step is 3 per weight.
     learning_rates = [1e-3, 1e-2, 0.1] if solver == C.SGD else [1e-4, 1e-3, 1e-2]
     rate = draw(st.sampled_from(learning_rates))
-    scalars[C.LR] = scalars[C.LR_INIT] = scalars[C.RATE] = rate
-    scalars[C.MOMENTUM] = draw(st.sampled_from([0.0, 0.5, 0.9]))
-    scalars[C.NESTEROV] = float(draw(st.booleans()))
-    scalars[C.BETA_1], scalars[C.BETA_2], scalars[C.EPSILON] = 0.9, 0.999, 1e-8
-    scalars[C.ALPHA] = draw(st.sampled_from([0.0, 1e-4, 0.3]))
-    scalars[C.WEIGHT_DECAY] = scalars[C.ALPHA] if solver == C.ADAMW else 0.0
-    scalars[C.N_WEIGHTS] = sum(int(a) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
-    scalars[C.DROPOUT_SEED] = draw(st.integers(0, 2**31 - 2))
-    scalars[C.BATCH_COUNT] = draw(st.integers(0, 10**6))
-    scalars[C.DROPOUT : C.DROPOUT + len(rates)] = rates
+    hyper[C.LR] = hyper[C.LR_INIT] = hyper[C.RATE] = rate
+    hyper[C.MOMENTUM] = draw(st.sampled_from([0.0, 0.5, 0.9]))
+    counts[C.NESTEROV] = draw(st.booleans())
+    hyper[C.BETA_1], hyper[C.BETA_2], hyper[C.EPSILON] = 0.9, 0.999, 1e-8
+    hyper[C.ALPHA] = draw(st.sampled_from([0.0, 1e-4, 0.3]))
+    hyper[C.WEIGHT_DECAY] = hyper[C.ALPHA] if solver == C.ADAMW else 0.0
+    counts[C.N_WEIGHTS] = sum(int(a) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
+    counts[C.DROPOUT_SEED] = draw(st.integers(0, 2**31 - 2))
+    counts[C.BATCH_COUNT] = draw(st.integers(0, 10**6))
+    hyper[C.DROPOUT : C.DROPOUT + len(rates)] = rates
     return scalars
 
 
@@ -184,10 +185,11 @@ def test_activation_derivative(data, code):
 
 
 def dropout_scalars(draw, p, layer):
-    scalars = np.zeros(C.N_SCALARS + layer + 1)
-    scalars[C.DROPOUT_SEED] = draw(st.integers(0, 2**31 - 2))
-    scalars[C.BATCH_COUNT] = draw(st.integers(0, 10**6))
-    scalars[C.DROPOUT + layer] = p
+    scalars = C.new_scalars(layer + 1)
+    hyper, counts = scalars
+    counts[C.DROPOUT_SEED] = draw(st.integers(0, 2**31 - 2))
+    counts[C.BATCH_COUNT] = draw(st.integers(0, 10**6))
+    hyper[C.DROPOUT + layer] = p
     return scalars
 
 
@@ -220,8 +222,9 @@ def test_dropout_of_non_finite_values(dtype):
     # A dropped inf or NaN stays visible (inf * 0 is NaN) in both engines, so that an
     # overflow under dropout still reaches the loss and stops training.
     p, layer = 0.99, 0  # nearly every unit dropped
-    scalars = np.zeros(C.N_SCALARS + 1)
-    scalars[C.DROPOUT] = p
+    scalars = C.new_scalars(1)
+    hyper, counts = scalars
+    hyper[C.DROPOUT] = p
     A = np.array([[np.inf, -np.inf, np.nan, 1.0]] * 4, dtype=dtype)
     with np.errstate(all="ignore"):
         got, expected = A.copy(), A.copy()
@@ -236,8 +239,9 @@ def test_dropout_of_non_finite_values(dtype):
 
 @given(st.lists(dropout_rates, max_size=4), st.integers(0, 5))
 def test_dropout_rate(rates, layer):
-    scalars = np.zeros(C.N_SCALARS + len(rates))
-    scalars[C.DROPOUT : C.DROPOUT + len(rates)] = rates
+    scalars = C.new_scalars(len(rates))
+    hyper, counts = scalars
+    hyper[C.DROPOUT : C.DROPOUT + len(rates)] = rates
     assert kernels.dropout_rate(scalars, layer) == reference.dropout_rate(scalars, layer)
 
 
@@ -284,7 +288,7 @@ def test_output_delta(net):
 
 @given(networks())
 def test_penalty(net):
-    alpha, sw_sum = net.scalars[C.ALPHA], float(net.sw.sum())
+    alpha, sw_sum = net.scalars[0][C.ALPHA], float(net.sw.sum())
     got = kernels.penalty(net.theta, net.sizes, alpha, sw_sum)
     expected = reference.penalty(unpack(net.theta, net.sizes)[0], alpha, sw_sum)
     assert_close(got, expected, net.dtype)
@@ -363,7 +367,11 @@ def steps_problem(net, n_steps):
     """``n_steps`` random gradients and the two engines' copies of ``theta`` and
     ``scalars``."""
     grads = net.rng.normal(size=(n_steps, net.theta.shape[0])).astype(net.dtype)
-    return grads, [net.theta.copy(), net.theta.copy()], [net.scalars.copy(), net.scalars.copy()]
+    return (
+        grads,
+        [net.theta.copy(), net.theta.copy()],
+        [C.copy_scalars(net.scalars), C.copy_scalars(net.scalars)],
+    )
 
 
 @given(networks(), st.integers(1, 4))
@@ -388,7 +396,8 @@ def test_adam_steps(step, net, n_steps):
     assert_close(thetas[0], thetas[1], net.dtype)
     for got, expected in zip(moments[0], moments[1]):
         assert_close(got, expected, net.dtype)
-    assert_close(scalars[0], scalars[1], np.float64)
+    assert_close(scalars[0][0], scalars[1][0], np.float64)  # hyper
+    np.testing.assert_array_equal(scalars[0][1], scalars[1][1])  # counts
 
 
 @given(networks(), st.integers(1, 4))
@@ -417,7 +426,8 @@ def test_optimizer_step(net, n_steps):
             engine.optimizer_step(theta, grad, state, s, net.codes)
     assert_close(thetas[0], thetas[1], net.dtype)
     assert_close(states[0], states[1], net.dtype)
-    assert_close(scalars[0], scalars[1], np.float64)
+    assert_close(scalars[0][0], scalars[1][0], np.float64)  # hyper
+    np.testing.assert_array_equal(scalars[0][1], scalars[1][1])  # counts
 
 
 # --- Epochs -----------------------------------------------------------------------------
@@ -514,13 +524,17 @@ def test_run_epoch(net, data):
 
     def run(engine, dtype, theta):
         X, Y, sw, theta = converted(net, dtype, theta)
-        grad, state, s = np.zeros_like(theta), new_state(net).astype(dtype), net.scalars.copy()
+        grad, state, s = (
+            np.zeros_like(theta),
+            new_state(net).astype(dtype),
+            C.copy_scalars(net.scalars),
+        )
         work = np.zeros(work_size(net.sizes, batch_size), dtype=dtype)
         with np.errstate(all="ignore"):
             total = engine.run_epoch(
                 X, Y, sw, idx, batch_size, net.sizes, theta, grad, state, s, net.codes, work
             )
-        return [s[C.BATCH_COUNT], total, theta, grad, state, s]
+        return [s[1][C.BATCH_COUNT], total, theta, grad, state, *s]
 
     compare_runs(net, run, exact=1, tolerance=EPOCH_TOLERANCE)
 
@@ -544,7 +558,7 @@ def test_run_epochs_split_units(net, data):
     """The model-parallel kernel (``kernels/split.py``, on two threads) holds to the
     same twin, for the networks it trains: a hidden layer, no dropout."""
     assume(net.sizes.shape[0] >= 3)
-    net.scalars[C.DROPOUT :] = 0.0
+    net.scalars[0][C.DROPOUT :] = 0.0
     check_run_epochs(net, data, _workers.drivers(split.run_epochs, split.helper)[1])
 
 
@@ -553,34 +567,36 @@ def check_run_epochs(net, data, kernel):
     float32_with_sgd(net)
     n = net.X.shape[0]
     s0 = net.scalars
-    s0[C.BATCH_SIZE] = data.draw(st.integers(1, n), label="batch_size")
-    s0[C.SHUFFLE] = float(data.draw(st.booleans(), label="shuffle"))
-    s0[C.MONITOR] = float(data.draw(st.booleans(), label="monitor"))
-    s0[C.SCHEDULE] = data.draw(st.sampled_from(SCHEDULE_CODES), label="schedule")
-    s0[C.POWER_T] = 0.5
-    s0[C.HORIZON] = data.draw(st.integers(1, 3), label="horizon")
+    hyper0, counts0 = s0
+    counts0[C.BATCH_SIZE] = data.draw(st.integers(1, n), label="batch_size")
+    counts0[C.SHUFFLE] = data.draw(st.booleans(), label="shuffle")
+    counts0[C.MONITOR] = data.draw(st.booleans(), label="monitor")
+    counts0[C.SCHEDULE] = data.draw(st.sampled_from(SCHEDULE_CODES), label="schedule")
+    hyper0[C.POWER_T] = 0.5
+    counts0[C.HORIZON] = data.draw(st.integers(1, 3), label="horizon")
     # Not tol=0: once a schedule has brought the rate to zero, the stopping rule
     # compares equal losses, which the summation order decides.
-    s0[C.TOL] = data.draw(st.sampled_from([1e-4, 10.0]), label="tol")
-    s0[C.N_ITER_NO_CHANGE] = data.draw(st.integers(0, 2), label="n_iter_no_change")
-    s0[C.BEST] = np.inf
+    hyper0[C.TOL] = data.draw(st.sampled_from([1e-4, 10.0]), label="tol")
+    hyper0[C.N_ITER_NO_CHANGE] = data.draw(st.integers(0, 2), label="n_iter_no_change")
+    hyper0[C.BEST] = np.inf
     n_epochs = data.draw(st.integers(1, 3), label="n_epochs")
     rng_state = rng_state_of(data.draw(seeds), data.draw(st.integers(0, 700)))
 
     def run(engine, dtype, theta):
         X, Y, sw, theta = converted(net, dtype, theta)
-        grad, state, s = np.zeros_like(theta), new_state(net).astype(dtype), s0.copy()
+        grad, state, s = np.zeros_like(theta), new_state(net).astype(dtype), C.copy_scalars(s0)
         rng, idx = rng_state.copy(), np.arange(n, dtype=np.int64)
         losses = np.full(n_epochs, np.nan)
-        work = np.zeros(work_size(net.sizes, int(s[C.BATCH_SIZE])), dtype=dtype)
+        work = np.zeros(work_size(net.sizes, int(s[1][C.BATCH_SIZE])), dtype=dtype)
         run_epochs = kernel if engine is kernels else engine.run_epochs
         with np.errstate(all="ignore"):
             done = run_epochs(
                 X, Y, sw, idx, n_epochs, net.sizes, theta, grad, state, s, net.codes, work,
                 rng, losses,
             )  # fmt: skip
-        stop = [s[C.STOP], s[C.NO_IMPROVEMENT], s[C.BATCH_COUNT], s[C.SEEN]]
-        return [done, stop, idx, rng, losses[:done], theta, grad, state, s]
+        hyper, counts = s
+        stop = [counts[C.STOP], counts[C.NO_IMPROVEMENT], counts[C.BATCH_COUNT], counts[C.SEEN]]
+        return [done, stop, idx, rng, losses[:done], theta, grad, state, hyper, counts]
 
     compare_runs(net, run, exact=4, tolerance=EPOCH_TOLERANCE, kept_on_overflow=1)
 
@@ -614,16 +630,18 @@ def test_shuffle(n, seed, n_draws, permutation):
 def test_epoch_end(
     value, best, tol, no_improvement, n_iter_no_change, schedule, lr, epoch, horizon, seen
 ):
-    scalars = np.zeros(C.N_SCALARS)
-    scalars[C.BEST], scalars[C.TOL] = best, tol
-    scalars[C.NO_IMPROVEMENT], scalars[C.N_ITER_NO_CHANGE] = no_improvement, n_iter_no_change
-    scalars[C.SCHEDULE], scalars[C.POWER_T] = schedule, 0.5
-    scalars[C.LR], scalars[C.LR_INIT], scalars[C.RATE] = lr, 0.01, lr
-    scalars[C.EPOCH], scalars[C.HORIZON], scalars[C.SEEN] = epoch, horizon, seen
-    got, expected = scalars.copy(), scalars.copy()
+    scalars = C.new_scalars()
+    hyper, counts = scalars
+    hyper[C.BEST], hyper[C.TOL] = best, tol
+    counts[C.NO_IMPROVEMENT], hyper[C.N_ITER_NO_CHANGE] = no_improvement, n_iter_no_change
+    counts[C.SCHEDULE], hyper[C.POWER_T] = schedule, 0.5
+    hyper[C.LR], hyper[C.LR_INIT], hyper[C.RATE] = lr, 0.01, lr
+    counts[C.EPOCH], counts[C.HORIZON], counts[C.SEEN] = epoch, horizon, seen
+    got, expected = C.copy_scalars(scalars), C.copy_scalars(scalars)
     kernels.epoch_end(got, value)
     reference.epoch_end(expected, value)
-    assert_allclose(got, expected, rtol=1e-13, atol=0)
+    assert_allclose(got[0], expected[0], rtol=1e-13, atol=0)
+    assert_array_equal(got[1], expected[1])
 
 
 # --- Coverage of the kernel list --------------------------------------------------------

@@ -6,7 +6,7 @@ of the loss it returns. The finite differences are taken of the engine's own los
 each engine is checked on its own (their agreement is :mod:`tests.test_kernels`'s job).
 
 With dropout the loss is still a deterministic function of ``theta``: the masks are a
-hash of ``scalars[DROPOUT_SEED]`` and ``scalars[BATCH_COUNT]``, which stay fixed here.
+hash of ``counts[DROPOUT_SEED]`` and ``counts[BATCH_COUNT]``, which stay fixed here.
 """
 
 import numpy as np
@@ -90,11 +90,12 @@ def make_problem(output, n_outputs, hidden_layer_sizes, seed=0):
 def make_scalars(alpha, rates=()):
     """The hyper-parameter vector ``batch_loss_grad`` reads: alpha, and the dropout
     rates of the hidden layers with the counters that fix the masks."""
-    scalars = np.zeros(C.N_SCALARS + len(rates))
-    scalars[C.ALPHA] = alpha
-    scalars[C.DROPOUT : C.DROPOUT + len(rates)] = rates
-    scalars[C.DROPOUT_SEED] = DROPOUT_SEED
-    scalars[C.BATCH_COUNT] = BATCH_COUNT
+    scalars = C.new_scalars(len(rates))
+    hyper, counts = scalars
+    hyper[C.ALPHA] = alpha
+    hyper[C.DROPOUT : C.DROPOUT + len(rates)] = rates
+    counts[C.DROPOUT_SEED] = DROPOUT_SEED
+    counts[C.BATCH_COUNT] = BATCH_COUNT
     return scalars
 
 

@@ -100,22 +100,29 @@ def make_problem(dtype, output, n_outputs, hidden_layer_sizes=(4,), n_samples=7,
     return X, Y, sw, sizes, theta
 
 
+def assert_scalars_close(got, expected, **tolerance):
+    """``hyper`` within ``tolerance``, ``counts`` exactly."""
+    assert_allclose(got[0], expected[0], **tolerance)
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
 def make_scalars(solver=C.SGD, nesterov=False, n_weights=N_WEIGHTS, rates=()):
     """Hyper-parameters of :mod:`fastnn._codes` with scikit-learn-like values, and one
     dropout rate per hidden layer after the fixed slots (as the estimators lay them out).
 
     ``n_weights`` is how many leading entries of ``theta`` AdamW decays.
     """
-    scalars = np.zeros(C.N_SCALARS + len(rates))
-    scalars[C.LR] = scalars[C.LR_INIT] = scalars[C.RATE] = 0.1 if solver == C.SGD else 0.01
-    scalars[C.MOMENTUM] = 0.9
-    scalars[C.NESTEROV] = float(nesterov)
-    scalars[C.BETA_1], scalars[C.BETA_2], scalars[C.EPSILON] = 0.9, 0.999, 1e-8
-    scalars[C.ALPHA] = ALPHA
-    scalars[C.WEIGHT_DECAY] = WEIGHT_DECAY
-    scalars[C.N_WEIGHTS] = n_weights
-    scalars[C.DROPOUT_SEED] = DROPOUT_SEED
-    scalars[C.DROPOUT : C.DROPOUT + len(rates)] = rates
+    scalars = C.new_scalars(len(rates))
+    hyper, counts = scalars
+    hyper[C.LR] = hyper[C.LR_INIT] = hyper[C.RATE] = 0.1 if solver == C.SGD else 0.01
+    hyper[C.MOMENTUM] = 0.9
+    counts[C.NESTEROV] = nesterov
+    hyper[C.BETA_1], hyper[C.BETA_2], hyper[C.EPSILON] = 0.9, 0.999, 1e-8
+    hyper[C.ALPHA] = ALPHA
+    hyper[C.WEIGHT_DECAY] = WEIGHT_DECAY
+    counts[C.N_WEIGHTS] = n_weights
+    counts[C.DROPOUT_SEED] = DROPOUT_SEED
+    hyper[C.DROPOUT : C.DROPOUT + len(rates)] = rates
     return scalars
 
 
@@ -192,7 +199,8 @@ DROPOUT_SHAPE = (20, 16)
 def dropout_scalars(p, layer, batch_count=3):
     """Scalars whose hidden layer ``layer`` drops out at rate ``p`` (earlier layers too)."""
     scalars = make_scalars(rates=[p] * (layer + 1))
-    scalars[C.BATCH_COUNT] = batch_count
+    hyper, counts = scalars
+    counts[C.BATCH_COUNT] = batch_count
     return scalars
 
 
@@ -208,8 +216,9 @@ def dropped(A, p, scalars, layer, engine=reference):
 def test_dropout_rate(engine):
     # One rate per hidden layer from slot DROPOUT on; a layer past the end has none.
     rate = ENGINES[engine].dropout_rate
-    scalars = np.zeros(C.DROPOUT + 2)
-    scalars[C.DROPOUT :] = 0.3, 0.5
+    scalars = C.new_scalars(2)
+    hyper, counts = scalars
+    hyper[C.DROPOUT :] = 0.3, 0.5
     got = [rate(scalars, 0), rate(scalars, 1), rate(scalars, 2), rate(make_scalars(), 0)]
     assert got == [0.3, 0.5, 0.0, 0.0]
 
@@ -255,10 +264,10 @@ def test_dropout_mask_is_a_function_of_seed_batch_layer_row_and_unit(engine):
     # A shorter batch (the last of an epoch) sees the first rows of the same mask.
     np.testing.assert_array_equal(dropped(A[:5], p, scalars, layer, engine), mask[:5])
     # Another batch, layer or seed draws another mask.
-    next_batch = scalars.copy()
-    next_batch[C.BATCH_COUNT] += 1
-    other_seed = scalars.copy()
-    other_seed[C.DROPOUT_SEED] += 1
+    next_batch = C.copy_scalars(scalars)
+    next_batch[1][C.BATCH_COUNT] += 1
+    other_seed = C.copy_scalars(scalars)
+    other_seed[1][C.DROPOUT_SEED] += 1
     for other in (
         dropped(A, p, next_batch, layer, engine),
         dropped(A, p, scalars, layer + 1, engine),
@@ -395,7 +404,7 @@ def test_backward_reads_alpha_from_scalars(engine):
     grads = []
     for alpha in (0.0, ALPHA):
         scalars = make_scalars()
-        scalars[C.ALPHA] = alpha
+        scalars[0][C.ALPHA] = alpha
         work = np.zeros(work_size(sizes, X.shape[0], gather=False))
         grad = np.zeros_like(theta)
         ENGINES[engine].batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work)
@@ -516,7 +525,7 @@ def test_adaptive_step(dtype, step):
         getattr(kernels, step)(got_theta, grad, *got_moments, got_scalars)
         getattr(reference, step)(expected_theta, grad, *expected_moments, expected_scalars)
     # The scalars are float64 whatever the dtype: the rate is computed the same way.
-    assert_allclose(got_scalars, expected_scalars, **TOLERANCE[np.float64])
+    assert_scalars_close(got_scalars, expected_scalars, **TOLERANCE[np.float64])
     assert_allclose(got_theta, expected_theta, **TOLERANCE[dtype])
     for got_moment, expected_moment in zip(got_moments, expected_moments, strict=True):
         assert_allclose(got_moment, expected_moment, **TOLERANCE[dtype])
@@ -529,7 +538,7 @@ def test_adam_step_counts(dtype):
     for grad in gradients(dtype):
         kernels.adam_step(initial_theta(dtype), grad, *got_moments, got_scalars)
         reference.adam_step(initial_theta(dtype), grad, *expected_moments, expected_scalars)
-    assert got_scalars[C.STEP] == expected_scalars[C.STEP] == N_STEPS
+    assert got_scalars[1][C.STEP] == expected_scalars[1][C.STEP] == N_STEPS
 
 
 SOLVERS = {
@@ -553,7 +562,7 @@ def test_optimizer_step(dtype, solver):
     for grad in gradients(dtype):
         kernels.optimizer_step(got_theta, grad, got_state, got_scalars, codes)
         reference.optimizer_step(expected_theta, grad, expected_state, expected_scalars, codes)
-    assert_allclose(got_scalars, expected_scalars, **TOLERANCE[np.float64])
+    assert_scalars_close(got_scalars, expected_scalars, **TOLERANCE[np.float64])
     assert_allclose(got_theta, expected_theta, **TOLERANCE[dtype])
     assert_allclose(got_state, expected_state, **TOLERANCE[dtype])
 
@@ -582,7 +591,7 @@ def test_optimizer_step_dispatches(engine, solver):
         step(expected, grad, *moments, expected_scalars)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(state, np.concatenate(moments))
-    np.testing.assert_array_equal(got_scalars, expected_scalars)
+    assert_scalars_close(got_scalars, expected_scalars, rtol=0, atol=0)
 
 
 # --- One epoch, and several -----------------------------------------------------------------
@@ -623,12 +632,12 @@ def test_run_epoch(dtype, solver, batches):
     (got_totals, got_theta, got_grad, got_state, got_scalars), expected = results
     expected_totals, expected_theta, expected_grad, expected_state, expected_scalars = expected
     n_batches = 2 * -(-rows.shape[0] // batch_size)
-    assert got_scalars[C.BATCH_COUNT] == expected_scalars[C.BATCH_COUNT] == n_batches
+    assert got_scalars[1][C.BATCH_COUNT] == expected_scalars[1][C.BATCH_COUNT] == n_batches
     assert_allclose(got_totals, expected_totals, **TOLERANCE[dtype])
     assert_allclose(got_theta, expected_theta, **TOLERANCE[dtype])
     assert_allclose(got_grad, expected_grad, **TOLERANCE[dtype])
     assert_allclose(got_state, expected_state, **TOLERANCE[dtype])
-    assert_allclose(got_scalars, expected_scalars, **TOLERANCE[np.float64])
+    assert_scalars_close(got_scalars, expected_scalars, **TOLERANCE[np.float64])
 
 
 N_EPOCHS = 3
@@ -638,14 +647,15 @@ SCHEDULES = {"constant": C.CONSTANT, "cosine": C.COSINE, "step": C.STEP_DECAY}
 def epochs_scalars(solver, nesterov, sizes, rates, schedule, batch_size):
     """Scalars for :func:`run_epochs`: shuffled mini-batches, the stopping rule on."""
     scalars = make_scalars(solver, nesterov, n_weights=weight_count(sizes), rates=rates)
-    scalars[C.BATCH_SIZE] = batch_size
-    scalars[C.SHUFFLE] = 1.0
-    scalars[C.MONITOR] = 1.0
-    scalars[C.BEST] = np.inf
-    scalars[C.TOL] = 1e-4
-    scalars[C.N_ITER_NO_CHANGE] = 10
-    scalars[C.SCHEDULE] = schedule
-    scalars[C.HORIZON] = 2
+    hyper, counts = scalars
+    counts[C.BATCH_SIZE] = batch_size
+    counts[C.SHUFFLE] = 1.0
+    counts[C.MONITOR] = 1.0
+    hyper[C.BEST] = np.inf
+    hyper[C.TOL] = 1e-4
+    hyper[C.N_ITER_NO_CHANGE] = 10
+    counts[C.SCHEDULE] = schedule
+    counts[C.HORIZON] = 2
     return scalars
 
 
@@ -678,7 +688,7 @@ def test_run_epochs(dtype, solver, dropout, schedule):
         results.append((done, losses, t, state, scalars, idx, rng_state))
     got, expected = results
     assert got[0] == expected[0] == N_EPOCHS
-    assert got[4][C.BATCH_COUNT] == expected[4][C.BATCH_COUNT] == N_EPOCHS * 4
+    assert got[4][1][C.BATCH_COUNT] == expected[4][1][C.BATCH_COUNT] == N_EPOCHS * 4
     np.testing.assert_array_equal(got[5], expected[5])  # the same shuffles
     np.testing.assert_array_equal(got[6], expected[6])
     for name, got_array, expected_array in zip(
@@ -686,10 +696,10 @@ def test_run_epochs(dtype, solver, dropout, schedule):
     ):
         assert_allclose(got_array, expected_array, **TOLERANCE[dtype], err_msg=name)
     # The scalars are float64, but the best loss among them was computed in the dtype.
-    got_scalars, expected_scalars = got[4].copy(), expected[4].copy()
-    assert_allclose(got_scalars[C.BEST], expected_scalars[C.BEST], **TOLERANCE[dtype])
-    got_scalars[C.BEST] = expected_scalars[C.BEST] = 0.0
-    assert_allclose(got_scalars, expected_scalars, **TOLERANCE[np.float64], err_msg="scalars")
+    got_scalars, expected_scalars = C.copy_scalars(got[4]), C.copy_scalars(expected[4])
+    assert_allclose(got_scalars[0][C.BEST], expected_scalars[0][C.BEST], **TOLERANCE[dtype])
+    got_scalars[0][C.BEST] = expected_scalars[0][C.BEST] = 0.0
+    assert_scalars_close(got_scalars, expected_scalars, **TOLERANCE[np.float64], err_msg="scalars")
 
 
 # --- Between epochs ----------------------------------------------------------------------
@@ -708,14 +718,15 @@ EPOCH_VALUES = [1.0, 0.8, 0.7, 0.7, 0.69999, 0.7, 0.7, 0.5, 0.5, 0.5, 0.5]
 
 def schedule_scalars(schedule, horizon=4, lr_init=0.1):
     scalars = make_scalars()
-    scalars[C.LR] = scalars[C.LR_INIT] = scalars[C.RATE] = lr_init
-    scalars[C.SCHEDULE] = schedule
-    scalars[C.HORIZON] = horizon
-    scalars[C.POWER_T] = 0.5
-    scalars[C.SEEN] = 50
-    scalars[C.BEST] = np.inf
-    scalars[C.TOL] = 1e-4
-    scalars[C.N_ITER_NO_CHANGE] = 2
+    hyper, counts = scalars
+    hyper[C.LR] = hyper[C.LR_INIT] = hyper[C.RATE] = lr_init
+    counts[C.SCHEDULE] = schedule
+    counts[C.HORIZON] = horizon
+    hyper[C.POWER_T] = 0.5
+    counts[C.SEEN] = 50
+    hyper[C.BEST] = np.inf
+    hyper[C.TOL] = 1e-4
+    hyper[C.N_ITER_NO_CHANGE] = 2
     return scalars
 
 
@@ -726,9 +737,9 @@ def test_epoch_end(schedule):
     for epoch, value in enumerate(EPOCH_VALUES, start=1):
         kernels.epoch_end(got, value)
         reference.epoch_end(expected, value)
-        assert got[C.EPOCH] == epoch
-        assert_allclose(got, expected, **TOLERANCE[np.float64], err_msg=f"epoch {epoch}")
-    assert got[C.STOP] == (C.RUNNING if schedule == "adaptive" else C.CONVERGED)
+        assert got[1][C.EPOCH] == epoch
+        assert_scalars_close(got, expected, **TOLERANCE[np.float64], err_msg=f"epoch {epoch}")
+    assert got[1][C.STOP] == (C.RUNNING if schedule == "adaptive" else C.CONVERGED)
 
 
 # --- Optimizer steps and schedules: both engines against the papers' formulas ----------------
@@ -739,7 +750,8 @@ def test_sgd_momentum_formula(engine):
     # Polyak's heavy ball, as scikit-learn writes it: v_t = mu v_{t-1} - lr g_t;
     # theta_t = theta_{t-1} + v_t.
     scalars = make_scalars(C.SGD, nesterov=False)
-    lr, mu = scalars[C.LR], scalars[C.MOMENTUM]
+    hyper, counts = scalars
+    lr, mu = hyper[C.LR], hyper[C.MOMENTUM]
     got, velocity = initial_theta(np.float64), np.zeros(N_PARAMS)
     expected, expected_velocity = initial_theta(np.float64), np.zeros(N_PARAMS)
     for grad in gradients(np.float64):
@@ -755,7 +767,8 @@ def test_nesterov_formula(engine):
     # Nesterov's momentum (Sutskever et al., ICML 2013), in the form that keeps theta at
     # the look-ahead point: v_t = mu v_{t-1} - lr g_t; theta_t = theta_{t-1} + mu v_t - lr g_t.
     scalars = make_scalars(C.SGD, nesterov=True)
-    lr, mu = scalars[C.LR], scalars[C.MOMENTUM]
+    hyper, counts = scalars
+    lr, mu = hyper[C.LR], hyper[C.MOMENTUM]
     got, velocity = initial_theta(np.float64), np.zeros(N_PARAMS)
     expected, expected_velocity = initial_theta(np.float64), np.zeros(N_PARAMS)
     for grad in gradients(np.float64):
@@ -768,11 +781,12 @@ def test_nesterov_formula(engine):
 
 def adaptive_scalars(solver):
     """Scalars for the Adam family's formula tests. They step with the scheduled rate
-    ``scalars[RATE]``; ``lr_init`` (and, except where Adam writes it, ``lr``) is NaN,
+    ``hyper[RATE]``; ``lr_init`` (and, except where Adam writes it, ``lr``) is NaN,
     so reading either would poison the result."""
     scalars = make_scalars(solver)
-    scalars[C.RATE] = 0.02
-    scalars[C.LR_INIT] = scalars[C.LR] = np.nan
+    hyper, counts = scalars
+    hyper[C.RATE] = 0.02
+    hyper[C.LR_INIT] = hyper[C.LR] = np.nan
     return scalars
 
 
@@ -783,8 +797,9 @@ def test_adam_formula(engine):
     # v_t = b2 v + (1 - b2) g**2, lr_t = lr sqrt(1 - b2**t) / (1 - b1**t),
     # theta_t = theta_{t-1} - lr_t m_t / (sqrt(v_t) + eps).
     scalars = adaptive_scalars(C.ADAM)
-    lr, eps = scalars[C.RATE], scalars[C.EPSILON]
-    b1, b2 = scalars[C.BETA_1], scalars[C.BETA_2]
+    hyper, counts = scalars
+    lr, eps = hyper[C.RATE], hyper[C.EPSILON]
+    b1, b2 = hyper[C.BETA_1], hyper[C.BETA_2]
     got, m, v = initial_theta(np.float64), np.zeros(N_PARAMS), np.zeros(N_PARAMS)
     expected, expected_m = initial_theta(np.float64), np.zeros(N_PARAMS)
     expected_v = np.zeros(N_PARAMS)
@@ -794,8 +809,8 @@ def test_adam_formula(engine):
         expected_v = b2 * expected_v + (1 - b2) * grad**2
         lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
         expected = expected - lr_t * expected_m / (np.sqrt(expected_v) + eps)
-        assert scalars[C.STEP] == t
-        assert_allclose(scalars[C.LR], lr_t, **TOLERANCE[np.float64])
+        assert counts[C.STEP] == t
+        assert_allclose(hyper[C.LR], lr_t, **TOLERANCE[np.float64])
     assert_allclose(got, expected, **TOLERANCE[np.float64])
     assert_allclose(m, expected_m, **TOLERANCE[np.float64])
     assert_allclose(v, expected_v, **TOLERANCE[np.float64])
@@ -807,14 +822,15 @@ def test_rmsprop_formula(engine):
     # v_t = rho v_{t-1} + (1 - rho) g**2; theta_t = theta_{t-1} - lr g / (sqrt(v_t) + eps).
     # No momentum, no bias correction, no step count.
     scalars = adaptive_scalars(C.RMSPROP)
-    lr, rho, eps = scalars[C.RATE], scalars[C.BETA_2], scalars[C.EPSILON]
+    hyper, counts = scalars
+    lr, rho, eps = hyper[C.RATE], hyper[C.BETA_2], hyper[C.EPSILON]
     got, v = initial_theta(np.float64), np.zeros(N_PARAMS)
     expected, expected_v = initial_theta(np.float64), np.zeros(N_PARAMS)
     for grad in gradients(np.float64):
         ENGINES[engine].rmsprop_step(got, grad, v, scalars)
         expected_v = rho * expected_v + (1 - rho) * grad**2
         expected = expected - lr * grad / (np.sqrt(expected_v) + eps)
-    assert scalars[C.STEP] == 0
+    assert counts[C.STEP] == 0
     assert_allclose(got, expected, **TOLERANCE[np.float64])
     assert_allclose(v, expected_v, **TOLERANCE[np.float64])
 
@@ -825,8 +841,9 @@ def test_adamw_formula(engine):
     # the weights (the first N_WEIGHTS entries) decay by the base rate times the decay,
     # theta[:n] *= 1 - lr wd, apart from the gradient; the biases do not; then Adam.
     scalars = adaptive_scalars(C.ADAMW)
-    lr, wd, eps = scalars[C.RATE], scalars[C.WEIGHT_DECAY], scalars[C.EPSILON]
-    b1, b2 = scalars[C.BETA_1], scalars[C.BETA_2]
+    hyper, counts = scalars
+    lr, wd, eps = hyper[C.RATE], hyper[C.WEIGHT_DECAY], hyper[C.EPSILON]
+    b1, b2 = hyper[C.BETA_1], hyper[C.BETA_2]
     got, m, v = initial_theta(np.float64), np.zeros(N_PARAMS), np.zeros(N_PARAMS)
     expected, expected_m = initial_theta(np.float64), np.zeros(N_PARAMS)
     expected_v = np.zeros(N_PARAMS)
@@ -838,7 +855,7 @@ def test_adamw_formula(engine):
         expected_v = b2 * expected_v + (1 - b2) * grad**2
         lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
         expected = expected - lr_t * expected_m / (np.sqrt(expected_v) + eps)
-        assert scalars[C.STEP] == t
+        assert counts[C.STEP] == t
     assert_allclose(got, expected, **TOLERANCE[np.float64])
     assert_allclose(m, expected_m, **TOLERANCE[np.float64])
     assert_allclose(v, expected_v, **TOLERANCE[np.float64])
@@ -849,7 +866,8 @@ def test_adamw_decay_alone(engine):
     # With a zero gradient Adam's update is zero, so only the decay acts: after t steps
     # the weights are theta (1 - lr wd)**t and the biases are untouched.
     scalars = adaptive_scalars(C.ADAMW)
-    lr, wd = scalars[C.RATE], scalars[C.WEIGHT_DECAY]
+    hyper, counts = scalars
+    lr, wd = hyper[C.RATE], hyper[C.WEIGHT_DECAY]
     got, m, v = initial_theta(np.float64), np.zeros(N_PARAMS), np.zeros(N_PARAMS)
     for _ in range(N_STEPS):
         ENGINES[engine].adamw_step(got, np.zeros(N_PARAMS), m, v, scalars)
@@ -865,13 +883,14 @@ def test_cosine_schedule_formula(engine):
     # past the horizon the rate stays 0.
     horizon, lr_init = 6, 0.1
     scalars = schedule_scalars(C.COSINE, horizon, lr_init)
-    scalars[C.N_ITER_NO_CHANGE] = 100
+    hyper, counts = scalars
+    hyper[C.N_ITER_NO_CHANGE] = 100
     for e in range(1, horizon + 3):
         ENGINES[engine].epoch_end(scalars, 1.0 / e)
         expected = lr_init * (1 + np.cos(np.pi * min(e, horizon) / horizon)) / 2
-        assert scalars[C.EPOCH] == e
-        assert_allclose(scalars[C.LR], expected, rtol=1e-12, atol=1e-17)
-        assert scalars[C.RATE] == scalars[C.LR]
+        assert counts[C.EPOCH] == e
+        assert_allclose(hyper[C.LR], expected, rtol=1e-12, atol=1e-17)
+        assert hyper[C.RATE] == hyper[C.LR]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -879,13 +898,14 @@ def test_step_schedule_formula(engine):
     # Step decay: after epoch e, lr = lr_init * 0.1**floor(e / horizon).
     horizon, lr_init = 3, 0.1
     scalars = schedule_scalars(C.STEP_DECAY, horizon, lr_init)
-    scalars[C.N_ITER_NO_CHANGE] = 100
+    hyper, counts = scalars
+    hyper[C.N_ITER_NO_CHANGE] = 100
     for e in range(1, 3 * horizon + 2):
         ENGINES[engine].epoch_end(scalars, 1.0 / e)
         expected = lr_init * 0.1 ** (e // horizon)
-        assert scalars[C.EPOCH] == e
-        assert_allclose(scalars[C.LR], expected, rtol=1e-12)
-        assert scalars[C.RATE] == scalars[C.LR]
+        assert counts[C.EPOCH] == e
+        assert_allclose(hyper[C.LR], expected, rtol=1e-12)
+        assert hyper[C.RATE] == hyper[C.LR]
 
 
 # --- Back-propagation through a transposed product -----------------------------------
@@ -944,8 +964,9 @@ def test_adam_is_scikit_learns_arithmetic(engine, dtype):
     m, v = np.zeros(n, dtype=dtype), np.zeros(n, dtype=dtype)
     expected_m, expected_v = m.copy(), v.copy()
     scalars = make_scalars(C.ADAM)
-    scalars[C.BETA_1], scalars[C.BETA_2], scalars[C.EPSILON] = beta_1, beta_2, epsilon
-    scalars[C.RATE] = lr_init
+    hyper, counts = scalars
+    hyper[C.BETA_1], hyper[C.BETA_2], hyper[C.EPSILON] = beta_1, beta_2, epsilon
+    hyper[C.RATE] = lr_init
     for t in range(1, 6):
         grad = rng.normal(scale=10.0**-t, size=n).astype(dtype)
         ENGINES[engine].adam_step(theta, grad, m, v, scalars)
@@ -977,8 +998,9 @@ def test_adam_matches_scikit_learns_optimizer(engine, dtype):
     adam = optimizers.AdamOptimizer(params, learning_rate_init=0.02)
     m, v = np.zeros_like(theta), np.zeros_like(theta)
     scalars = make_scalars(C.ADAM)
-    scalars[C.BETA_1], scalars[C.BETA_2], scalars[C.EPSILON] = 0.9, 0.999, 1e-8
-    scalars[C.RATE] = 0.02
+    hyper, counts = scalars
+    hyper[C.BETA_1], hyper[C.BETA_2], hyper[C.EPSILON] = 0.9, 0.999, 1e-8
+    hyper[C.RATE] = 0.02
     for t in range(1, 6):
         grad = rng.normal(scale=10.0**-t, size=1000).astype(dtype)
         ENGINES[engine].adam_step(theta, grad, m, v, scalars)

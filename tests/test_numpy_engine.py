@@ -28,16 +28,17 @@ def epochs_problem(dtype, shuffle=True):
     sizes = layer_sizes(3, (6, 4), 3)
     theta = rng.uniform(-0.5, 0.5, n_params(sizes)).astype(dtype)
     codes = np.array([C.RELU, C.LOG_LOSS, C.ADAM], dtype=np.int64)
-    scalars = np.zeros(C.N_SCALARS + 2)
-    scalars[C.LR] = scalars[C.LR_INIT] = scalars[C.RATE] = 0.01
-    scalars[C.ALPHA] = 1e-3
-    scalars[C.BETA_1], scalars[C.BETA_2], scalars[C.EPSILON] = 0.9, 0.999, 1e-8
-    scalars[C.N_WEIGHTS] = sum(W.size for W in unpack(theta, sizes)[0])
-    scalars[C.BATCH_SIZE] = BATCH
-    scalars[C.SHUFFLE] = float(shuffle)
-    scalars[C.MONITOR] = 1.0
-    scalars[C.BEST] = np.inf
-    scalars[C.N_ITER_NO_CHANGE] = np.inf
+    scalars = C.new_scalars(2)
+    hyper, counts = scalars
+    hyper[C.LR] = hyper[C.LR_INIT] = hyper[C.RATE] = 0.01
+    hyper[C.ALPHA] = 1e-3
+    hyper[C.BETA_1], hyper[C.BETA_2], hyper[C.EPSILON] = 0.9, 0.999, 1e-8
+    counts[C.N_WEIGHTS] = sum(W.size for W in unpack(theta, sizes)[0])
+    counts[C.BATCH_SIZE] = BATCH
+    counts[C.SHUFFLE] = shuffle
+    counts[C.MONITOR] = 1
+    hyper[C.BEST] = np.inf
+    hyper[C.N_ITER_NO_CHANGE] = np.inf
     state = np.zeros(3 * theta.shape[0], dtype=dtype)
     _, key, pos = np.random.RandomState(7).get_state()[:3]
     rng_state = np.append(key, pos).astype(np.uint32)
@@ -66,8 +67,10 @@ def test_two_calls_of_two_epochs_are_one_call_of_four(dtype, shuffle):
     assert run(one, 4, losses_one) == 4
     assert run(two, 2, losses_two[:2]) == 2
     assert run(two, 2, losses_two[2:]) == 2
-    for name in ("idx", "rng_state", "theta", "state", "scalars"):
+    for name in ("idx", "rng_state", "theta", "state"):
         assert_array_equal(one[name], two[name], err_msg=name)
+    for got, expected in zip(one["scalars"], two["scalars"], strict=True):
+        assert_array_equal(got, expected, err_msg="scalars")
     assert_array_equal(losses_one, losses_two)
     if not shuffle:
         assert_array_equal(one["idx"], np.arange(N_ROWS))
@@ -110,7 +113,7 @@ def test_the_generator_state_is_written_back_when_an_epoch_raises(monkeypatch):
 def test_layers_are_views_of_the_flat_vectors(dtype):
     p = epochs_problem(dtype)
     net = reference.layers(p["sizes"], p["theta"], p["grad"])
-    assert net.n_weights == p["scalars"][C.N_WEIGHTS]
+    assert net.n_weights == p["scalars"][1][C.N_WEIGHTS]
     for views, flat in ((net.coefs + net.intercepts, p["theta"]),
                         (net.dcoefs + net.dintercepts, p["grad"])):  # fmt: skip
         assert all(np.shares_memory(v, flat) for v in views)

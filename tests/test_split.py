@@ -75,7 +75,7 @@ def test_the_unit_split_matches_the_reference(case):
     # The layers' products are summed in two parts, in another order than one product.
     for name in ("losses", "theta", "grad", "state"):
         assert_allclose(got[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
-    assert got["scalars"][C.BATCH_COUNT] == expected["scalars"][C.BATCH_COUNT]
+    assert got["counts"][C.BATCH_COUNT] == expected["counts"][C.BATCH_COUNT]
 
 
 def test_the_unit_split_matches_the_reference_in_float32():
@@ -87,9 +87,9 @@ def test_the_unit_split_matches_the_reference_in_float32():
 
 def test_stopping_cases_do_stop_early():
     converged = run(ON_TWO, np.float64, **CASES["converges-mid-call"])
-    assert converged["done"][0] < 8 and converged["scalars"][C.STOP] == C.CONVERGED
+    assert converged["done"][0] < 8 and converged["counts"][C.STOP] == C.CONVERGED
     diverged = run(ON_TWO, np.float64, **CASES["diverges-mid-call"])
-    assert diverged["done"][0] < 6 and diverged["scalars"][C.STOP] == C.DIVERGED
+    assert diverged["done"][0] < 6 and diverged["counts"][C.STOP] == C.DIVERGED
     assert np.isfinite(diverged["theta"]).all()
 
 

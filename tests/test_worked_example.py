@@ -132,10 +132,11 @@ def _theta():
 
 def _scalars():
     """Hyper-parameters: alpha and plain SGD (no momentum)."""
-    scalars = np.zeros(C.N_SCALARS)
-    scalars[C.ALPHA] = ALPHA
-    scalars[C.LR] = scalars[C.LR_INIT] = LR
-    scalars[C.MOMENTUM] = 0.0
+    scalars = C.new_scalars()
+    hyper, counts = scalars
+    hyper[C.ALPHA] = ALPHA
+    hyper[C.LR] = hyper[C.LR_INIT] = LR
+    hyper[C.MOMENTUM] = 0.0
     return scalars
 
 
@@ -148,7 +149,7 @@ def _activations(name, theta):
     if name == "numpy":
         return reference.forward(X, SIZES, theta, CODES)[1:]
     work = np.zeros(work_size(SIZES, X.shape[0], gather=False))
-    kernels.forward(X, SIZES, theta, CODES, np.zeros(C.N_SCALARS), work)
+    kernels.forward(X, SIZES, theta, CODES, C.new_scalars(), work)
     return [work[:4].reshape(2, 2), work[4:6].reshape(2, 1)]
 
 

@@ -44,20 +44,21 @@ def problem(dtype, n_samples, seed=0, hidden=HIDDEN):
 
 def scalars_for(sizes, solver, dropout=0.0, lr=0.01, n_iter_no_change=1e9, tol=1e-4,
                 batch=BATCH):  # fmt: skip
-    s = np.zeros(C.N_SCALARS + len(sizes) - 2)
-    s[C.LR] = s[C.LR_INIT] = s[C.RATE] = lr
-    s[C.MOMENTUM] = 0.9
-    s[C.BETA_1], s[C.BETA_2], s[C.EPSILON] = 0.9, 0.999, 1e-8
-    s[C.ALPHA] = 1e-3
-    s[C.N_WEIGHTS] = int(np.sum(sizes[:-1] * sizes[1:]))
-    s[C.DROPOUT_SEED] = 7
-    s[C.BATCH_SIZE] = batch
-    s[C.SHUFFLE] = 1.0
-    s[C.MONITOR] = 1.0
-    s[C.BEST] = np.inf
-    s[C.TOL] = tol
-    s[C.N_ITER_NO_CHANGE] = n_iter_no_change
-    s[C.DROPOUT : C.DROPOUT + len(sizes) - 2] = dropout
+    s = C.new_scalars(len(sizes) - 2)
+    hyper, counts = s
+    hyper[C.LR] = hyper[C.LR_INIT] = hyper[C.RATE] = lr
+    hyper[C.MOMENTUM] = 0.9
+    hyper[C.BETA_1], hyper[C.BETA_2], hyper[C.EPSILON] = 0.9, 0.999, 1e-8
+    hyper[C.ALPHA] = 1e-3
+    counts[C.N_WEIGHTS] = int(np.sum(sizes[:-1] * sizes[1:]))
+    counts[C.DROPOUT_SEED] = 7
+    counts[C.BATCH_SIZE] = batch
+    counts[C.SHUFFLE] = 1
+    counts[C.MONITOR] = 1
+    hyper[C.BEST] = np.inf
+    hyper[C.TOL] = tol
+    hyper[C.N_ITER_NO_CHANGE] = n_iter_no_change
+    hyper[C.DROPOUT : C.DROPOUT + len(sizes) - 2] = dropout
     return s
 
 
@@ -94,7 +95,8 @@ def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM,
         "theta": theta,
         "grad": grad,
         "state": state,
-        "scalars": scalars,
+        "hyper": scalars[0],
+        "counts": scalars[1],
         "idx": idx,
         "rng_state": rng_state,
     }
@@ -144,9 +146,9 @@ def test_two_workers_give_the_bits_of_one(case, dtype):
 
 def test_stopping_cases_do_stop_early():
     converged = run(kernels, np.float64, 2, **CASES["converges-mid-call"])
-    assert converged["done"][0] < 8 and converged["scalars"][C.STOP] == C.CONVERGED
+    assert converged["done"][0] < 8 and converged["counts"][C.STOP] == C.CONVERGED
     diverged = run(kernels, np.float64, 2, **CASES["diverges-mid-call"])
-    assert diverged["done"][0] < 6 and diverged["scalars"][C.STOP] == C.DIVERGED
+    assert diverged["done"][0] < 6 and diverged["counts"][C.STOP] == C.DIVERGED
     assert np.isfinite(diverged["theta"]).all()
 
 
@@ -160,7 +162,7 @@ def test_two_workers_match_the_reference(case):
     # Summing a batch's gradient in two blocks rounds differently from one product.
     for name in ("losses", "theta", "state"):
         assert_allclose(got[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
-    assert got["scalars"][C.BATCH_COUNT] == expected["scalars"][C.BATCH_COUNT]
+    assert got["counts"][C.BATCH_COUNT] == expected["counts"][C.BATCH_COUNT]
 
 
 def test_worker_1_halted_while_waiting_for_a_step_steps_nothing():

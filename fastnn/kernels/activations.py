@@ -85,7 +85,8 @@ def _mix(z):
 @jit(internal=True)
 def _row_key(scalars, layer, row):
     """The hash of ``(seed, batch, layer, row)``; a unit's number mixes in its index."""
-    h = _mix(np.uint64(scalars[DROPOUT_SEED]) ^ np.uint64(scalars[BATCH_COUNT]))
+    hyper, counts = scalars
+    h = _mix(np.uint64(counts[DROPOUT_SEED]) ^ np.uint64(counts[BATCH_COUNT]))
     return _mix(h ^ ((np.uint64(layer) << np.uint64(32)) | np.uint64(row)))
 
 
@@ -97,8 +98,9 @@ def _uniform(key, unit):
 @jit
 def dropout_rate(scalars, layer):
     """The dropout rate of hidden layer ``layer`` (0 where none was given)."""
+    hyper = scalars[0]
     slot = DROPOUT + layer
-    return scalars[slot] if slot < scalars.shape[0] else 0.0
+    return hyper[slot] if slot < hyper.shape[0] else 0.0
 
 
 @jit

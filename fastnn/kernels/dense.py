@@ -283,10 +283,11 @@ def finish_gradient(grad, other, n_parts, theta, sizes, alpha, sw_sum):
 def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     """Write the gradient of the mean loss into ``grad``, from the activations that
     :func:`forward` left in ``work``."""
+    hyper, counts = scalars
     nb = Y.shape[0]
     sw_sum = weight_sum(sw)
     backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, 0, nb, nb, work[:0])
-    finish_gradient(grad, grad, 1, theta, sizes, scalars[ALPHA], sw_sum)
+    finish_gradient(grad, grad, 1, theta, sizes, hyper[ALPHA], sw_sum)
 
 
 @jit(internal=True)
@@ -304,10 +305,11 @@ def rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, n
 @jit
 def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
     """Loss (data term plus penalty) on one batch, and its gradient into ``grad``."""
+    hyper, counts = scalars
     nb = X.shape[0]
     sw_sum = weight_sum(sw)
     total = rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, 0, nb, nb)
-    alpha = scalars[ALPHA]
+    alpha = hyper[ALPHA]
     loss = mean_loss(total, sw_sum, Y.shape[1], codes[OUTPUT])
     loss += penalty(theta, sizes, alpha, sw_sum)
     finish_gradient(grad, grad, 1, theta, sizes, alpha, sw_sum)

@@ -84,6 +84,7 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
     one-thread, one-block textbook loop; :func:`run_epochs` runs the same math in
     blocks of rows.
     """
+    hyper, counts = scalars
     n = idx.shape[0]
     n_in = X.shape[1]
     n_out = Y.shape[1]
@@ -93,7 +94,7 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
     for start in range(0, n, batch_size):
         nb = min(batch_size, n - start)
         Xb, Yb, swb = H.batch_views(work, slots, nb, n_in, n_out)
-        scalars[BATCH_COUNT] += 1
+        counts[BATCH_COUNT] += 1
         H.gather(X, Y, sw, idx, start, 0, nb, Xb, Yb, swb)
         loss = batch_loss_grad(Xb, Yb, swb, sizes, theta, grad, scalars, codes, layers)
         total += loss * nb
@@ -106,9 +107,10 @@ def _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes,
     """Finish the gradient (:func:`.dense.finish_range`) and step the parameters
     ``k0:k1``. Returns the sum of the squared weights among them before the step (for
     the L2 penalty of the batch's loss)."""
+    hyper, counts = scalars
     W = theta[k0 : max(k0, min(k1, n_weights))]
     squares = np.dot(W, W)  # BLAS dot, as losses.penalty
-    finish_range(grad, other, parts, theta, n_weights, scalars[ALPHA], sw_sum, k0, k1)
+    finish_range(grad, other, parts, theta, n_weights, hyper[ALPHA], sw_sum, k0, k1)
     step_range(theta, grad, state, scalars, codes, k0, k1)
     return squares
 
@@ -122,6 +124,7 @@ def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, code
     With ``release`` (a batch within an epoch, two blocks), the next batch is released
     to worker 1 as soon as this worker's share of the step is done: worker 1 finishes
     its own share before it looks, so it need not also wait for this batch's loss."""
+    hyper, counts = scalars
     n = theta.shape[0]
     n_weights = count_weights(sizes)
     sw_sum = acc[H.WEIGHT]
@@ -140,7 +143,7 @@ def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, code
                 grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, split, n
             )
         if release:
-            scalars[BATCH_COUNT] += 1
+            counts[BATCH_COUNT] += 1
             atomic_store(ctl, H.STEPPED, b + 1)
         if not mine:
             H.wait(ctl, H.STEP_DONE, b + 1)
@@ -150,7 +153,7 @@ def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, code
             grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, n
         )
     loss = mean_loss(total, sw_sum, sizes[sizes.shape[0] - 1], codes[OUTPUT])
-    H.add_batch_loss(acc, loss, squares, scalars[ALPHA], sw_sum, nb)
+    H.add_batch_loss(acc, loss, squares, hyper[ALPHA], sw_sum, nb)
 
 
 @jit(inline=True)
@@ -158,8 +161,9 @@ def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, sl
     """Gather and run block ``h`` of batch ``b`` (its summed gradient into ``g``, its
     summed loss into ``acc[LOSS + h]``); ``slots`` is ``work``'s table
     (:func:`.handover.workspace`), made once per call, not per batch."""
+    hyper, counts = scalars
     n = idx.shape[0]
-    B = np.int64(scalars[BATCH_SIZE])
+    B = counts[BATCH_SIZE]
     start, nb = H.batch_rows(b, n, B)
     mid = (nb + 1) // 2 if parts == 2 else nb
     r0 = 0 if h == 0 else mid
@@ -188,9 +192,10 @@ def helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, w
            acc):  # fmt: skip
     """Worker 1: the second block of each batch it claims before worker 0 does, and
     then the second half of that batch's step if it claims that too."""
+    hyper, counts = scalars
     n = idx.shape[0]
     n_params = theta.shape[0]
-    B = np.int64(scalars[BATCH_SIZE])
+    B = counts[BATCH_SIZE]
     parts = batch_parts(sizes, B)
     n_batches = n_epochs * ((n + B - 1) // B)
     slots = H.workspace(sizes, B, n_params)
@@ -235,18 +240,19 @@ def run_epochs(
     counters ``ctl`` and sums ``acc`` it shares with worker 1
     (:func:`.handover.counters`) are allocated here if not given.
     """
+    hyper, counts = scalars
     if ctl is None:
         ctl = np.zeros(H.N_CTL, dtype=np.int64)
     if acc is None:
         acc = np.zeros(H.N_ACC, dtype=np.float64)
     n = idx.shape[0]
-    B = np.int64(scalars[BATCH_SIZE])
+    B = counts[BATCH_SIZE]
     parts = batch_parts(sizes, B)
     per_epoch = (n + B - 1) // B
     slots = H.workspace(sizes, B, theta.shape[0])
     other = H.slot(work, slots, GRADIENT_2)
     H.start_epoch(idx, theta, state, scalars, rng_state)
-    scalars[BATCH_COUNT] += 1
+    counts[BATCH_COUNT] += 1
     atomic_store(ctl, H.STEPPED, 0)  # batch 0 released: worker 1 may start
     for b in range(n_epochs * per_epoch):
         # One call site for _block, which is inlined (fastnn/_jit.py: INLINE).

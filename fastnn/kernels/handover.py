@@ -151,8 +151,9 @@ def copy(src, dst):
 @jit(inline=True)
 def start_epoch(idx, theta, state, scalars, rng_state):
     """Save the weights (restored if the epoch diverges) and shuffle the rows."""
+    hyper, counts = scalars
     copy(theta, state[state.shape[0] - theta.shape[0] :])
-    if scalars[SHUFFLE] != 0:
+    if counts[SHUFFLE] != 0:
         shuffle(idx, rng_state)
 
 
@@ -160,6 +161,7 @@ def start_epoch(idx, theta, state, scalars, rng_state):
 def end_batch(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc):
     """After batch ``b``: if it ended an epoch, that epoch's loss, divergence check and
     stopping rule, then the next epoch's start. Returns True if training stops."""
+    hyper, counts = scalars
     halt = False
     if (b + 1) % per_epoch == 0:
         n = idx.shape[0]
@@ -167,17 +169,17 @@ def end_batch(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, los
         epoch_loss = acc[EPOCH_LOSS] / n
         acc[EPOCH_LOSS] = 0.0
         losses[epoch] = epoch_loss
-        scalars[SEEN] += n
+        counts[SEEN] += n
         ctl[EPOCHS] = epoch + 1
         if not np.isfinite(epoch_loss):
             copy(state[state.shape[0] - theta.shape[0] :], theta)
-            scalars[STOP] = DIVERGED
+            counts[STOP] = DIVERGED
             halt = True
-        elif scalars[MONITOR] != 0:
+        elif counts[MONITOR] != 0:
             epoch_end(scalars, epoch_loss)
-            halt = scalars[STOP] == CONVERGED
+            halt = counts[STOP] == CONVERGED
         if not halt and epoch + 1 < n_epochs:
             start_epoch(idx, theta, state, scalars, rng_state)
     if not halt and b + 1 < n_epochs * per_epoch:
-        scalars[BATCH_COUNT] += 1
+        counts[BATCH_COUNT] += 1
     return halt

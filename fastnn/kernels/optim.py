@@ -37,8 +37,9 @@ from fastnn._jit import jit
 
 @jit(internal=True)
 def _sgd_update(theta, grad, velocity, scalars):
-    lr, mu = scalars[LR], scalars[MOMENTUM]
-    nesterov = scalars[NESTEROV] != 0
+    hyper, counts = scalars
+    lr, mu = hyper[LR], hyper[MOMENTUM]
+    nesterov = counts[NESTEROV] != 0
     for k in range(theta.shape[0]):
         v = mu * velocity[k] - lr * grad[k]
         velocity[k] = v
@@ -56,20 +57,22 @@ def sgd_step(theta, grad, velocity, scalars):
 
 @jit(internal=True)
 def _adam_scalars(scalars):
-    """Count the step and write the bias-corrected rate to ``scalars[LR]``."""
-    beta_1, beta_2 = scalars[BETA_1], scalars[BETA_2]
-    scalars[STEP] += 1
-    t = scalars[STEP]
-    scalars[LR] = scalars[RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    """Count the step and write the bias-corrected rate to ``hyper[LR]``."""
+    hyper, counts = scalars
+    beta_1, beta_2 = hyper[BETA_1], hyper[BETA_2]
+    counts[STEP] += 1
+    t = np.float64(counts[STEP])  # a float power, as the reference's
+    hyper[LR] = hyper[RATE] * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
 
 
 @jit(internal=True)
 def _adam_update(theta, grad, m, v, scalars):
     # Moments in the parameters' dtype T, the update in float64 (see the docstring).
+    hyper, counts = scalars
     T = theta.dtype.type
-    beta_1, beta_2 = scalars[BETA_1], scalars[BETA_2]
+    beta_1, beta_2 = hyper[BETA_1], hyper[BETA_2]
     b1, b2, c1, c2 = T(beta_1), T(beta_2), T(1 - beta_1), T(1 - beta_2)
-    eps, lr_t = T(scalars[EPSILON]), scalars[LR]
+    eps, lr_t = T(hyper[EPSILON]), hyper[LR]
     for k in range(theta.shape[0]):
         g = grad[k]
         # The new moments stay in registers for the update: reading them back after
@@ -91,7 +94,8 @@ def adam_step(theta, grad, m, v, scalars):
 @jit(internal=True)
 def _decay(W, scalars):
     """AdamW's decoupled weight decay on the weights ``W``."""
-    decay = 1 - scalars[RATE] * scalars[WEIGHT_DECAY]
+    hyper, counts = scalars
+    decay = 1 - hyper[RATE] * hyper[WEIGHT_DECAY]
     for k in range(W.shape[0]):
         W[k] *= decay
 
@@ -99,15 +103,17 @@ def _decay(W, scalars):
 @jit
 def adamw_step(theta, grad, m, v, scalars):
     """One AdamW step (arXiv 1711.05101): decoupled weight decay, then Adam."""
-    _decay(theta[: np.int64(scalars[N_WEIGHTS])], scalars)
+    hyper, counts = scalars
+    _decay(theta[: counts[N_WEIGHTS]], scalars)
     adam_step(theta, grad, m, v, scalars)
 
 
 @jit(internal=True)
 def _rmsprop_update(theta, grad, v, scalars):
+    hyper, counts = scalars
     T = theta.dtype.type
-    rho, c, eps = T(scalars[BETA_2]), T(1 - scalars[BETA_2]), T(scalars[EPSILON])
-    lr = scalars[RATE]
+    rho, c, eps = T(hyper[BETA_2]), T(1 - hyper[BETA_2]), T(hyper[EPSILON])
+    lr = hyper[RATE]
     for k in range(theta.shape[0]):
         g = grad[k]
         v_k = rho * v[k] + c * (g * g)
@@ -132,6 +138,7 @@ def step_scalars(scalars, codes):
 @jit(internal=True)
 def step_range(theta, grad, state, scalars, codes, k0, k1):
     """The elementwise part of the solver's step on the parameters ``k0:k1``."""
+    hyper, counts = scalars
     n = theta.shape[0]
     solver = codes[SOLVER]
     t, g = theta[k0:k1], grad[k0:k1]
@@ -140,7 +147,7 @@ def step_range(theta, grad, state, scalars, codes, k0, k1):
     elif solver == ADAM:
         _adam_update(t, g, state[k0:k1], state[n + k0 : n + k1], scalars)
     elif solver == ADAMW:
-        _decay(theta[k0 : max(k0, min(k1, np.int64(scalars[N_WEIGHTS])))], scalars)
+        _decay(theta[k0 : max(k0, min(k1, counts[N_WEIGHTS]))], scalars)
         _adam_update(t, g, state[k0:k1], state[n + k0 : n + k1], scalars)
     else:
         _rmsprop_update(t, g, state[k0:k1], scalars)

@@ -179,9 +179,10 @@ def _output_buffers(work, slots, layers, sizes, k, nb):
 def _step_run(theta, grad, state, scalars, codes, a, e, sw_sum, penalised):
     """Finish the gradient of the parameters ``a:e`` and step them; return the sum of
     their squares before the step if they are weights (``penalised``)."""
+    hyper, counts = scalars
     W = theta[a:e]
     squares = np.dot(W, W) if penalised else 0.0  # BLAS dot, as losses.penalty
-    finish_slice(grad[a:e], grad[a:e], ONE_PART, W, scalars[ALPHA], sw_sum, penalised)
+    finish_slice(grad[a:e], grad[a:e], ONE_PART, W, hyper[ALPHA], sw_sum, penalised)
     step_range(theta, grad, state, scalars, codes, a, e)
     return squares
 
@@ -261,10 +262,11 @@ def _backward_row_layer(i, k, Xb, sizes, theta, grad, codes, layers, nb, D, sums
 @jit(internal=True)
 def _phase(p, k, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes, work, acc):
     """Share ``k`` of phase ``p`` of batch ``b`` (see the module's docstring)."""
+    hyper, counts = scalars
     n = idx.shape[0]
     n_in, n_out = X.shape[1], Y.shape[1]
     L = sizes.shape[0] - 1
-    B = np.int64(scalars[BATCH_SIZE])
+    B = counts[BATCH_SIZE]
     start, nb = H.batch_rows(b, n, B)
     slots = H.workspace(sizes, B, theta.shape[0])
     Xb, Yb, swb = H.batch_views(work, slots, nb, n_in, n_out)
@@ -328,8 +330,9 @@ def _step_phase(k, swb, sizes, theta, grad, state, scalars, codes, acc):
 def helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, ctl,
            acc):  # fmt: skip
     """Worker 1: share 1 of each phase it claims before worker 0 does."""
+    hyper, counts = scalars
     n = idx.shape[0]
-    B = np.int64(scalars[BATCH_SIZE])
+    B = counts[BATCH_SIZE]
     phases = 2 * (sizes.shape[0] - 1) - 1
     total = n_epochs * ((n + B - 1) // B) * phases
     t = 0
@@ -357,14 +360,15 @@ def run_epochs(
     (:func:`helper`) claimed it, and every epoch's bookkeeping. ``ctl`` and ``acc`` are
     the counters and sums it shares with worker 1 (:func:`.handover.counters`).
     """
+    hyper, counts = scalars
     n = idx.shape[0]
-    B = np.int64(scalars[BATCH_SIZE])
+    B = counts[BATCH_SIZE]
     per_epoch = (n + B - 1) // B
     phases = 2 * (sizes.shape[0] - 1) - 1
     n_out = Y.shape[1]
     slots = H.workspace(sizes, B, theta.shape[0])
     H.start_epoch(idx, theta, state, scalars, rng_state)
-    scalars[BATCH_COUNT] += 1
+    counts[BATCH_COUNT] += 1
     for b in range(n_epochs * per_epoch):
         step_scalars(scalars, codes)
         for p in range(phases):
@@ -382,7 +386,7 @@ def run_epochs(
         sw_sum = weight_sum(swb)
         loss = mean_loss(acc[H.LOSS], sw_sum, n_out, codes[OUTPUT])
         squares = acc[H.SQUARES] + acc[H.SECOND_SQUARES]
-        H.add_batch_loss(acc, loss, squares, scalars[ALPHA], sw_sum, nb)
+        H.add_batch_loss(acc, loss, squares, hyper[ALPHA], sw_sum, nb)
         if H.end_batch(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses,
                        ctl, acc):  # fmt: skip
             atomic_store(ctl, H.HALT, 1)
