@@ -197,11 +197,12 @@ def worker_choice(key):
         return _choices[key]
 
 
-def on_two_threads(worker_0, worker_1, args, helper_args, ctl):
-    """Run ``worker_1(*helper_args)`` in a helper thread while this thread runs
-    ``worker_0(*args)``; then halt worker 1 (``ctl[HALT]``), whatever happened to worker
-    0, and wait for it (its error, if any, is raised here). An error in worker 1 halts
-    worker 0 too, which would otherwise wait for worker 1's share forever.
+def on_two_threads(worker_0, worker_1, args, ctl):
+    """Run ``worker_1(*args)`` in a helper thread while this thread runs
+    ``worker_0(*args)`` (the two take the same arguments); then halt worker 1
+    (``ctl[HALT]``), whatever happened to worker 0, and wait for it (its error, if any,
+    is raised here). An error in worker 1 halts worker 0 too, which would otherwise
+    wait for worker 1's share forever.
 
     Plain threads rather than Numba's ``prange``: no parallel region to compile (it
     doubled the first fit's compile time), no threading layer to depend on, and worker
@@ -214,7 +215,7 @@ def on_two_threads(worker_0, worker_1, args, helper_args, ctl):
             ctl[HALT] = 1
             raise
 
-    wait = start_helper(guarded, helper_args)
+    wait = start_helper(guarded, args)
     try:
         worker_0(*args)
     finally:
@@ -235,15 +236,14 @@ def drivers(worker_0, worker_1):
         return _DRIVERS[worker_0, worker_1]
 
     def on_one(*args):
-        ctl, acc = counters()
-        worker_0(*args, ctl, acc)
+        ctl, acc = shared = counters()
+        worker_0(*args, shared)
         return int(ctl[EPOCHS])
 
     def on_two(*args):
-        ctl, acc = counters()
+        ctl, acc = shared = counters()
         ctl[STEPPED] = -1  # worker 1 waits until worker 0 has started the first epoch
-        helper_args = (*args[:12], ctl, acc)  # the arguments before rng_state, losses
-        on_two_threads(worker_0, worker_1, (*args, ctl, acc), helper_args, ctl)
+        on_two_threads(worker_0, worker_1, (*args, shared), ctl)
         return int(ctl[EPOCHS])
 
     _DRIVERS[worker_0, worker_1] = on_one, on_two
@@ -353,16 +353,17 @@ class EpochCalls:
             self._sized = True
             self.per_call = first_call_epochs(sizes, n_samples, batch_size)
 
-    def run(self, max_epochs, X, Y, sw, idx, *rest):
-        """Run up to ``min(per_call, max_epochs)`` epochs: the arguments and result of
-        :func:`fastnn.reference.run_epochs`, without ``n_epochs``."""
+    def run(self, max_epochs, *args):
+        """Run up to ``min(per_call, max_epochs)`` epochs: ``args`` and the result are
+        those of :func:`fastnn.reference.run_epochs`, whose last argument, ``losses``,
+        is cut to the epochs this call runs."""
         workers = self.workers if self._choice is None else self._choice.next_workers()
         run_epochs = self._runner(workers)
         n_epochs = min(self.per_call, max_epochs)
         started = time.perf_counter()
         # Overflow is detected and reported as divergence, not as NumPy warnings.
         with np.errstate(all="ignore"):
-            done = run_epochs(X, Y, sw, idx, n_epochs, *rest)
+            done = run_epochs(*args[:-1], args[-1][:n_epochs])
         elapsed = time.perf_counter() - started
         if self._choice is not None and done > 0:
             self._choice.record(workers, elapsed / (done * self._n_batches))

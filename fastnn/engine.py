@@ -24,7 +24,7 @@ class DivergenceWarning(ConvergenceWarning):
 def predict_output(est, X):
     """Output activations for validated, contiguous ``X`` of the fitted dtype."""
     theta = pack(est.coefs_, est.intercepts_, X.dtype)
-    return BACKENDS[est.backend].predict(kernel_array(X), est._sizes, theta, est._codes)
+    return BACKENDS[est.backend].predict(kernel_array(X), (est._sizes, est._codes), theta)
 
 
 def kernel_array(a):

@@ -85,7 +85,7 @@ def aligned_zeros(length, dtype, alignment=64):
     OUTPUT_DELTA_1,
     SUMS_0,
     SUMS_1,
-) = range(11)
+) = np.arange(11)  # int64, not literals: the kernels index the table with one getitem
 N_SLOTS = 11
 # The slots of each scheme: within one, no two overlap (tests/test_layout.py).
 ROW_SLOTS = (X_BATCH, Y_BATCH, SW_BATCH, LAYERS, GRADIENT_2, ROW_SCRATCH)
@@ -110,7 +110,7 @@ def workspace(sizes, capacity, n_params):
         widest = max(widest, sizes[j])
     n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
-    X_start = 0
+    X_start = 0 * B  # typed like the rest (a literal 0 would make the table two types)
     Y_start = X_start + B * n_in
     sw_start = Y_start + B * n_out
     layers_start = sw_start + B
@@ -124,6 +124,43 @@ def workspace(sizes, capacity, n_params):
     lengths = (B * n_in, B * n_out, B, 2 * B * units, n_params, 2 * B * widest,
                4 * B * widest, B * n_out, B * n_out, widest, widest)  # fmt: skip
     return starts, lengths
+
+
+# Inside three slots, the pieces each scheme cuts them into. Plain Python, like
+# :func:`workspace`, that the kernels run compiled: no kernel does buffer arithmetic of
+# its own (tests/test_layout.py checks that the pieces tile their slots).
+
+
+def layer_start(sizes, slot_length, i, which):
+    """Where layer ``i``'s activations (``which`` 0) or deltas (``which`` 1) start in
+    the ``LAYERS`` slot of ``slot_length`` entries, which holds every layer's
+    activations for as many rows as it has room for, then every layer's deltas."""
+    units = 0
+    for j in range(1, len(sizes)):
+        units += sizes[j]
+    capacity = slot_length // (2 * units)
+    start = which * capacity * units
+    for j in range(1, i + 1):
+        start += capacity * sizes[j]
+    return start
+
+
+def partial_start(layer, share, capacity, widest):
+    """Where share ``share``'s partial product of layer ``layer`` starts in the
+    ``PARTIALS`` slot (the unit scheme): four ``capacity x widest`` blocks, layers
+    alternating between two pairs, so that a share writes the next layer's part while
+    the other may still read this one's."""
+    return ((layer % 2) * 2 + share) * capacity * widest
+
+
+def row_scratch(sizes, r0, r1):
+    """``(start, stop)`` of the block of rows ``r0:r1``'s room in the ``ROW_SCRATCH``
+    slot (the row scheme): two rows of the widest layer per batch row, so that two
+    blocks never share any."""
+    widest = 0
+    for j in range(1, len(sizes)):
+        widest = max(widest, sizes[j])
+    return 2 * widest * r0, 2 * widest * r1
 
 
 def work_size(sizes, capacity, gather=True):

@@ -17,7 +17,8 @@ from fastnn.layout import pack, unpack, work_size
 def fit_lbfgs(est, X, Y, sw):
     """Train ``est`` with SciPy's L-BFGS-B on the full-batch loss and gradient."""
     engine = BACKENDS[est.backend]
-    sizes, codes, dtype = est._sizes, est._codes, X.dtype
+    sizes, dtype = est._sizes, X.dtype
+    network = (sizes, est._codes)
     theta = pack(est.coefs_, est.intercepts_, dtype)
     grad = np.zeros_like(theta)
     work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
@@ -31,7 +32,7 @@ def fit_lbfgs(est, X, Y, sw):
     def loss_and_grad(x):
         theta[:] = x
         with np.errstate(all="ignore"):  # overflow is reported as divergence below
-            loss = float(engine.batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work))
+            loss = float(engine.batch_loss_grad(X, Y, sw, network, theta, grad, scalars, work))
         if loss < best["loss"]:
             best["loss"], best["x"] = loss, x.copy()
         return loss, grad.astype(np.float64)

@@ -20,7 +20,9 @@ Conventions (scikit-learn's): ``theta`` is the flat parameter vector
 :mod:`fastnn._codes`, ``scalars`` the pair ``(hyper, counts)`` of its float64
 hyper-parameters and rates and its int64 counters and flags (slots in
 :mod:`fastnn._codes`), and ``sw`` the sample weights (ones when the user gave none:
-multiplying by one is exact).
+multiplying by one is exact). Arrays that travel together go as tuples, the same in
+both engines: ``network = (sizes, codes)``, ``data = (X, Y, sw, idx)`` (the training
+rows and their order) and ``params = (theta, grad, state)``.
 """
 
 from typing import NamedTuple
@@ -116,7 +118,7 @@ def dropout(A, p, scalars, layer, row0=0):
     """Inverted dropout in place: zero each unit with probability ``p`` and scale the
     rest by ``1 / (1 - p)``, so that prediction needs no rescaling. ``A`` holds the
     batch's rows from ``row0`` on."""
-    hyper, counts = scalars
+    _, counts = scalars
     seed, batch = counts[C.DROPOUT_SEED], counts[C.BATCH_COUNT]
     u = dropout_uniform(seed, batch, layer, *A.shape, row0)
     A *= u >= p
@@ -126,7 +128,7 @@ def dropout(A, p, scalars, layer, row0=0):
 def dropout_derivative(A, delta, code, p, scalars, layer, row0=0):
     """``activation_derivative`` through dropout: the kept units' outputs before scaling
     are ``A (1 - p)``; the dropped units pass no gradient."""
-    hyper, counts = scalars
+    _, counts = scalars
     activation_derivative(A * (1 - p), delta, code)
     seed, batch = counts[C.DROPOUT_SEED], counts[C.BATCH_COUNT]
     u = dropout_uniform(seed, batch, layer, *A.shape, row0)
@@ -156,11 +158,12 @@ def layers(sizes, theta, grad=None):
     return Layers(coefs, intercepts, dcoefs, dintercepts, sum(W.size for W in coefs))
 
 
-def forward(X, sizes, theta, codes, scalars=None):
+def forward(X, network, theta, scalars=None):
     """All layers' activations ``[X, A_1, ..., A_L]`` for the rows of ``X``.
 
     With ``scalars`` (training), hidden layers with a dropout rate are dropped out.
     """
+    sizes, codes = network
     return _forward(X, layers(sizes, theta), codes, scalars)
 
 
@@ -182,27 +185,28 @@ def _forward(X, net, codes, scalars=None):
     return activations
 
 
-def predict(X, sizes, theta, codes):
+def predict(X, network, theta):
     """The output layer's activations for ``X`` (probabilities for a classifier)."""
-    return forward(X, sizes, theta, codes)[-1]
+    return forward(X, network, theta)[-1]
 
 
 # --- 4. Backward pass ---------------------------------------------------------------
 
 
-def backward(activations, Y, sw, sizes, theta, grad, scalars, codes):
+def backward(activations, Y, sw, network, theta, grad, scalars):
     """Write the gradient of the mean loss into ``grad`` (same layout as ``theta``).
 
     The output delta comes from :func:`output_delta`. For each layer, from the last:
     ``dW = (A_prev.T @ delta + alpha W) / sum(sw)``, ``db = sum(delta) / sum(sw)``,
     and the previous delta is ``(delta @ W.T) * f'(A_prev)`` (through dropout, if any).
     """
+    sizes, codes = network
     _backward(activations, Y, sw, layers(sizes, theta, grad), theta, grad, scalars, codes)
 
 
 def _backward(activations, Y, sw, net, theta, grad, scalars, codes):
     """:func:`backward` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
-    hyper, counts = scalars
+    hyper, _ = scalars
     delta = output_delta(activations[-1], Y, sw, codes[C.OUTPUT])
     for i in range(len(net.coefs) - 1, -1, -1):
         A_prev = activations[i]
@@ -223,18 +227,19 @@ def _backward(activations, Y, sw, net, theta, grad, scalars, codes):
     grad /= sw.sum()
 
 
-def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
+def batch_loss_grad(X, Y, sw, network, theta, grad, scalars, work):
     """Loss (data term plus penalty) on one batch, and its gradient into ``grad``.
 
     ``work`` is the numba engine's scratch buffer; NumPy allocates as it goes and
     ignores it.
     """
+    sizes, codes = network
     return _batch_loss_grad(X, Y, sw, layers(sizes, theta, grad), theta, grad, scalars, codes)
 
 
 def _batch_loss_grad(X, Y, sw, net, theta, grad, scalars, codes):
     """:func:`batch_loss_grad` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
-    hyper, counts = scalars
+    hyper, _ = scalars
     activations = _forward(X, net, codes, scalars)
     loss = output_loss(activations[-1], Y, sw, codes[C.OUTPUT])
     loss += penalty(net.coefs, hyper[C.ALPHA], sw.sum())
@@ -245,16 +250,20 @@ def _batch_loss_grad(X, Y, sw, net, theta, grad, scalars, codes):
 # --- 6. Epochs ---------------------------------------------------------------------
 
 
-def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, codes, work):
-    """Train on the rows ``idx`` in mini-batches of ``batch_size`` (the last one may be
-    shorter); return the sum over batches of ``batch loss * batch length``."""
+def run_epoch(data, batch_size, network, params, scalars, work):
+    """Train on the rows ``idx`` of ``data = (X, Y, sw, idx)`` in mini-batches of
+    ``batch_size`` (the last one may be shorter); return the sum over batches of ``batch
+    loss * batch length``. ``params = (theta, grad, state)``."""
+    X, Y, sw, idx = data
+    sizes, codes = network
+    theta, grad, state = params
     net = layers(sizes, theta, grad)
     return _run_epoch(X, Y, sw, idx, batch_size, net, theta, grad, state, scalars, codes)
 
 
 def _run_epoch(X, Y, sw, idx, batch_size, net, theta, grad, state, scalars, codes):
     """:func:`run_epoch` on the :class:`Layers` ``net`` of ``theta`` and ``grad``."""
-    hyper, counts = scalars
+    _, counts = scalars
     total = 0.0
     n = idx.shape[0]
     for start in range(0, n, batch_size):
@@ -327,12 +336,11 @@ def epoch_end(scalars, value):
             counts[C.STOP] = C.CONVERGED
 
 
-def run_epochs(
-    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses
-):
-    """Run up to ``n_epochs`` epochs; return how many ran.
+def run_epochs(data, network, params, scalars, work, rng_state, losses):
+    """Run up to ``losses.shape[0]`` epochs; return how many ran.
 
-    Each epoch saves ``theta`` in the last ``len(theta)`` entries of ``state``, shuffles
+    ``data = (X, Y, sw, idx)``, ``network = (sizes, codes)``, ``params = (theta, grad,
+    state)``. Each epoch saves ``theta`` in the last ``len(theta)`` entries of ``state``, shuffles
     ``idx`` (when ``counts[SHUFFLE]``), trains on every mini-batch of
     ``counts[BATCH_SIZE]`` rows, writes its mean loss to ``losses`` and, when
     ``counts[MONITOR]``, applies :func:`epoch_end`. Stops early when the stopping rule
@@ -347,8 +355,11 @@ def run_epochs(
     epoch, and ``rng_state`` is written back even when an epoch raises, so that it
     always matches the shuffles ``idx`` has had.
     """
-    hyper, counts = scalars
-    n = idx.shape[0]
+    _, counts = scalars
+    X, Y, sw, idx = data
+    sizes, codes = network
+    theta, grad, state = params
+    n, n_epochs = idx.shape[0], losses.shape[0]
     batch_size = int(counts[C.BATCH_SIZE])
     saved = state[state.shape[0] - theta.shape[0] :]
     net = layers(sizes, theta, grad)

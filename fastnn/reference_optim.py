@@ -64,7 +64,7 @@ def rmsprop_step(theta, grad, v, scalars):
     """One RMSprop step (Tieleman and Hinton, 2012, lecture 6.5):
     ``v = rho v + (1 - rho) g**2``; ``theta -= lr g / (sqrt(v) + eps)``, with
     ``rho = beta_2``, in the parameters' dtype ``T`` as :func:`adam_step`."""
-    hyper, counts = scalars
+    hyper, _ = scalars
     T = theta.dtype.type
     rho = hyper[C.BETA_2]
     v *= T(rho)

@@ -119,14 +119,14 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
         engine, sizes, batch_size, n_samples, dtype=dtype, codes=codes,
         dropout=bool(np.any(hyper[C.DROPOUT :] > 0)), one_at_a_time=one_at_a_time,
     )  # fmt: skip
-    arrays = (sizes, theta, grad, opt.state, s, codes, work, rng_state, losses)
+    arrays = ((X, Y, sw, idx), (sizes, codes), (theta, grad, opt.state), s, work, rng_state)
 
     with fit_blas_threads(), deferred_interrupts() as interrupt:
         try:
             est.n_iter_ = 0
             while est.n_iter_ < est.max_iter:
                 rate = hyper[C.LR]
-                done = calls.run(est.max_iter - est.n_iter_, X, Y, sw, idx, *arrays)
+                done = calls.run(est.max_iter - est.n_iter_, *arrays, losses)
                 if counts[C.STOP] == C.DIVERGED:
                     _diverged(est, losses[: done - 1], losses[done - 1], s, X, theta, start)
                     break

@@ -51,7 +51,7 @@ SCRIPT = textwrap.dedent(
         before = rtsys.get_allocation_stats().alloc
         scheme = split if units else epoch
         kernel = _workers.drivers(scheme.run_epochs, scheme.helper)[workers - 1]
-        kernel(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, s, codes, work, rng_state,
+        kernel((X, Y, sw, idx), (sizes, codes), (theta, grad, state), s, work, rng_state,
                losses)
         return rtsys.get_allocation_stats().alloc - before
 
@@ -75,10 +75,11 @@ SCRIPT = textwrap.dedent(
 
 # What a call may allocate: the runtime's wrapper (a MemInfo, no data) around each array
 # handed from Python to compiled code. The drivers (fastnn/_workers.py) make the
-# counters and sums with NumPy and pass them on: worker 0 takes 16 arrays (run_epochs'
-# 14, ``scalars`` being two, and those two), and worker 1, with two workers, 14 (the 12
-# before rng_state, and the two). The same for either scheme.
-PER_CALL = {1: 16, 2: 14 + 16, "units-1": 16, "units-2": 14 + 16}
+# counters and sums with NumPy and pass them on as ``shared``: worker 0 takes 16 arrays
+# (run_epochs' 14, in its tuples, ``scalars`` being two, and those two), and worker 1,
+# with two workers, the same 16 (it takes worker 0's arguments, rng_state and losses
+# included). The same for either scheme.
+PER_CALL = {1: 16, 2: 16 + 16, "units-1": 16, "units-2": 16 + 16}
 
 
 def test_run_epochs_allocates_nothing_per_epoch():

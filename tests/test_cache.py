@@ -399,10 +399,11 @@ def test_numbas_private_caching_api_is_what_fastnn_cache_relies_on():
     assert "self._cache.save_overload(" in compile_source
     assert callable(codegen.JITCPUCodegen.magic_tuple)
     # And in use: the kernels carry fastnn's cache, whose folder is the store's.
-    from fastnn import _jit, kernels
+    from fastnn import _jit
+    from fastnn.kernels import epoch
 
-    assert isinstance(kernels.run_epochs._cache, _cache.KernelCache)
-    path = kernels.run_epochs._cache._impl.locator.get_cache_path()
+    assert isinstance(epoch.run_epochs._cache, _cache.KernelCache)
+    path = epoch.run_epochs._cache._impl.locator.get_cache_path()
     assert path == os.path.join(_jit.STORE.user_dir, "kernels")
 
 

@@ -312,9 +312,10 @@ def test_forward(net, spare_rows):
     n = net.X.shape[0]
     capacity = n + spare_rows  # a batch shorter than the buffers, as the last batch is
     work = np.zeros(work_size(net.sizes, capacity, gather=False), dtype=net.dtype)
-    kernels.forward(net.X, net.sizes, net.theta, net.codes, net.scalars, work)
+    network = (net.sizes, net.codes)
+    kernels.forward(net.X, network, net.theta, net.scalars, work)
     got = numba_layers(work, net.sizes, capacity, n)
-    expected = reference.forward(net.X, net.sizes, net.theta, net.codes, net.scalars)[1:]
+    expected = reference.forward(net.X, network, net.theta, net.scalars)[1:]
     assert len(got) == len(expected)
     for got_layer, expected_layer in zip(got, expected):
         assert_close(got_layer, expected_layer, net.dtype)
@@ -322,26 +323,25 @@ def test_forward(net, spare_rows):
 
 @given(networks(), st.integers(0, 5))
 def test_backward(net, spare_rows):
-    outputs = reference.forward(net.X, net.sizes, net.theta, net.codes, net.scalars)[-1]
+    network = (net.sizes, net.codes)
+    outputs = reference.forward(net.X, network, net.theta, net.scalars)[-1]
     assume(np.all(np.isfinite(outputs)))  # overflowing batches: see compare_runs
     n = net.X.shape[0]
     capacity = n + spare_rows
     work = np.zeros(work_size(net.sizes, capacity, gather=False), dtype=net.dtype)
     got = np.full_like(net.theta, np.nan)
-    kernels.forward(net.X, net.sizes, net.theta, net.codes, net.scalars, work)
-    kernels.backward(net.X, net.Y, net.sw, net.sizes, net.theta, got, net.scalars, net.codes, work)
+    kernels.forward(net.X, network, net.theta, net.scalars, work)
+    kernels.backward(net.X, net.Y, net.sw, network, net.theta, got, net.scalars, work)
     expected = np.full_like(net.theta, np.nan)
-    activations = reference.forward(net.X, net.sizes, net.theta, net.codes, net.scalars)
-    reference.backward(
-        activations, net.Y, net.sw, net.sizes, net.theta, expected, net.scalars, net.codes
-    )
+    activations = reference.forward(net.X, network, net.theta, net.scalars)
+    reference.backward(activations, net.Y, net.sw, network, net.theta, expected, net.scalars)
     assert_close(got, expected, net.dtype)
 
 
 @given(networks())
 def test_predict(net):
-    got = kernels.predict(net.X, net.sizes, net.theta, net.codes)
-    expected = reference.predict(net.X, net.sizes, net.theta, net.codes)
+    got = kernels.predict(net.X, (net.sizes, net.codes), net.theta)
+    expected = reference.predict(net.X, (net.sizes, net.codes), net.theta)
     assert got.dtype == expected.dtype == net.dtype
     assert_close(got, expected, net.dtype)
 
@@ -354,7 +354,7 @@ def test_batch_loss_grad(net, spare_rows):
         X, Y, sw, theta = converted(net, dtype, theta)
         work = np.zeros(work_size(net.sizes, capacity, gather=False), dtype=dtype)
         grad = np.zeros_like(theta)
-        args = (X, Y, sw, net.sizes, theta, grad, net.scalars, net.codes, work)
+        args = (X, Y, sw, (net.sizes, net.codes), theta, grad, net.scalars, work)
         return [engine.batch_loss_grad(*args), grad]
 
     compare_runs(net, run)
@@ -532,7 +532,7 @@ def test_run_epoch(net, data):
         work = np.zeros(work_size(net.sizes, batch_size), dtype=dtype)
         with np.errstate(all="ignore"):
             total = engine.run_epoch(
-                X, Y, sw, idx, batch_size, net.sizes, theta, grad, state, s, net.codes, work
+                (X, Y, sw, idx), batch_size, (net.sizes, net.codes), (theta, grad, state), s, work
             )
         return [s[1][C.BATCH_COUNT], total, theta, grad, state, *s]
 
@@ -591,9 +591,8 @@ def check_run_epochs(net, data, kernel):
         run_epochs = kernel if engine is kernels else engine.run_epochs
         with np.errstate(all="ignore"):
             done = run_epochs(
-                X, Y, sw, idx, n_epochs, net.sizes, theta, grad, state, s, net.codes, work,
-                rng, losses,
-            )  # fmt: skip
+                (X, Y, sw, idx), (net.sizes, net.codes), (theta, grad, state), s, work, rng, losses
+            )
         hyper, counts = s
         stop = [counts[C.STOP], counts[C.NO_IMPROVEMENT], counts[C.BATCH_COUNT], counts[C.SEEN]]
         return [done, stop, idx, rng, losses[:done], theta, grad, state, hyper, counts]

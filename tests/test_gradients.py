@@ -122,7 +122,7 @@ def assert_away_from_kinks(X, Y, sizes, theta, codes, scalars=None):
         Zs = hidden_preactivations(X, sizes, theta, codes[C.HIDDEN], scalars)
         margin = min(np.min(np.abs(Z)) for Z in Zs)
         assert margin > KINK_MARGIN, "pre-activation too close to the kink: change the seed"
-    R = reference.forward(X, sizes, theta, codes, scalars)[-1] - Y
+    R = reference.forward(X, (sizes, codes), theta, scalars)[-1] - Y
     if codes[C.OUTPUT] == C.HUBER:
         assert np.min(np.abs(np.abs(R) - C.HUBER_DELTA)) > KINK_MARGIN, "change the seed"
         # Both branches, the quadratic and the linear one, are checked.
@@ -136,7 +136,7 @@ def loss_and_grad(engine, X, Y, sw, sizes, theta, codes, alpha, rates=()):
     scalars = make_scalars(alpha, rates)
     work = np.zeros(work_size(sizes, X.shape[0], gather=False))
     grad = np.zeros_like(theta)
-    loss = engine.batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work)
+    loss = engine.batch_loss_grad(X, Y, sw, (sizes, codes), theta, grad, scalars, work)
     return loss, grad
 
 

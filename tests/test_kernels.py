@@ -368,9 +368,9 @@ def test_forward(dtype, hidden, output, dropout):
     codes = np.array([HIDDEN[hidden], output, C.SGD], dtype=np.int64)
     scalars = make_scalars(rates=DROPOUT[dropout])
     work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
-    kernels.forward(X, sizes, theta, codes, scalars, work)
+    kernels.forward(X, (sizes, codes), theta, scalars, work)
     got = numba_activations(work, sizes, X.shape[0])
-    expected = reference.forward(X, sizes, theta, codes, scalars)[1:]
+    expected = reference.forward(X, (sizes, codes), theta, scalars)[1:]
     for got_layer, expected_layer in zip(got[:-1], expected[:-1], strict=True):
         np.testing.assert_array_equal(got_layer == 0, expected_layer == 0)
     for got_layer, expected_layer in zip(got, expected, strict=True):
@@ -388,11 +388,12 @@ def test_backward(dtype, hidden, output, dropout):
     scalars = make_scalars(rates=DROPOUT[dropout])
     work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
     got = np.zeros_like(theta)
-    kernels.forward(X, sizes, theta, codes, scalars, work)
-    kernels.backward(X, Y, sw, sizes, theta, got, scalars, codes, work)
+    network = (sizes, codes)
+    kernels.forward(X, network, theta, scalars, work)
+    kernels.backward(X, Y, sw, network, theta, got, scalars, work)
     expected = np.zeros_like(theta)
-    activations = reference.forward(X, sizes, theta, codes, scalars)
-    reference.backward(activations, Y, sw, sizes, theta, expected, scalars, codes)
+    activations = reference.forward(X, network, theta, scalars)
+    reference.backward(activations, Y, sw, network, theta, expected, scalars)
     assert_allclose(got, expected, **TOLERANCE[dtype])
 
 
@@ -407,7 +408,7 @@ def test_backward_reads_alpha_from_scalars(engine):
         scalars[0][C.ALPHA] = alpha
         work = np.zeros(work_size(sizes, X.shape[0], gather=False))
         grad = np.zeros_like(theta)
-        ENGINES[engine].batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work)
+        ENGINES[engine].batch_loss_grad(X, Y, sw, (sizes, codes), theta, grad, scalars, work)
         grads.append(grad)
     n_weights = weight_count(sizes)
     got = grads[1] - grads[0]
@@ -424,8 +425,8 @@ def test_predict(dtype, hidden, output, hidden_layer_sizes):
     output, n_outputs = OUTPUTS[output]
     X, _, _, sizes, theta = make_problem(dtype, output, n_outputs, hidden_layer_sizes)
     codes = np.array([HIDDEN[hidden], output, C.SGD], dtype=np.int64)
-    got = kernels.predict(X, sizes, theta, codes)
-    expected = reference.predict(X, sizes, theta, codes)
+    got = kernels.predict(X, (sizes, codes), theta)
+    expected = reference.predict(X, (sizes, codes), theta)
     assert got.dtype == expected.dtype == dtype
     assert_allclose(got, expected, **TOLERANCE[dtype])
 
@@ -442,7 +443,7 @@ def batch_loss_grads(dtype, hidden, output, hidden_layer_sizes, capacity=None, r
     results = []
     for engine in (kernels, reference):
         grad = np.zeros_like(theta)
-        loss = engine.batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work)
+        loss = engine.batch_loss_grad(X, Y, sw, (sizes, codes), theta, grad, scalars, work)
         results.append((loss, grad))
     return results
 
@@ -624,8 +625,9 @@ def test_run_epoch(dtype, solver, batches):
         scalars = make_scalars(solver, nesterov, n_weights=weight_count(sizes))
         grad, state = np.zeros_like(theta), np.zeros(n_state, dtype=dtype)
         work = np.zeros(work_size(sizes, batch_size), dtype=dtype)
+        network, params = (sizes, codes), (t, grad, state)
         totals = [
-            engine.run_epoch(X, Y, sw, idx, batch_size, sizes, t, grad, state, scalars, codes, work)
+            engine.run_epoch((X, Y, sw, idx), batch_size, network, params, scalars, work)
             for idx in orders
         ]
         results.append((totals, t, grad, state, scalars))
@@ -682,9 +684,8 @@ def test_run_epochs(dtype, solver, dropout, schedule):
         rng_state = np.append(key, pos).astype(np.uint32)
         losses = np.zeros(N_EPOCHS)
         done = engine.run_epochs(
-            X, Y, sw, idx, N_EPOCHS, sizes, t, grad, state, scalars, codes, work, rng_state,
-            losses,
-        )  # fmt: skip
+            (X, Y, sw, idx), (sizes, codes), (t, grad, state), scalars, work, rng_state, losses
+        )
         results.append((done, losses, t, state, scalars, idx, rng_state))
     got, expected = results
     assert got[0] == expected[0] == N_EPOCHS

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fastnn import layout
-from fastnn.kernels import handover
+from fastnn.kernels import dense, epoch, handover, split
 from fastnn.layout import ROW_SLOTS, UNIT_SLOTS, layer_sizes, n_params, work_size, workspace
 
 SHAPES = [
@@ -82,3 +82,92 @@ def test_the_compiled_table_is_the_same(shape):
 @numba.njit
 def _compiled_workspace(sizes, capacity, n_params):
     return handover.workspace(sizes, capacity, n_params)
+
+
+# --- Inside the slots: the pieces each scheme cuts three slots into -------------------
+
+
+def _pieces_tile(pieces, length):
+    """Whether the ``(start, stop)`` pieces cover ``0:length`` exactly, none overlapping."""
+    covered = np.zeros(length, dtype=np.int64)
+    for start, stop in pieces:
+        if not 0 <= start <= stop <= length:
+            return False
+        covered[start:stop] += 1
+    return bool(np.all(covered == 1))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_the_layer_buffers_tile_their_slot(shape):
+    n_in, hidden, n_out, capacity = shape
+    sizes = [int(n) for n in layer_sizes(n_in, hidden, n_out)]
+    length = workspace(sizes, capacity, n_params(sizes))[1][layout.LAYERS]
+    pieces = []
+    for which in (0, 1):  # activations, deltas
+        for i in range(len(sizes) - 1):
+            start = layout.layer_start(sizes, length, i, which)
+            pieces.append((start, start + capacity * sizes[i + 1]))
+    assert _pieces_tile(pieces, length)
+    assert work_size(sizes, capacity, gather=False) == length  # the one-batch workspace
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_the_partial_products_tile_their_slot(shape):
+    n_in, hidden, n_out, capacity = shape
+    sizes = [int(n) for n in layer_sizes(n_in, hidden, n_out)]
+    widest = max(sizes[1:])
+    length = workspace(sizes, capacity, n_params(sizes))[1][layout.PARTIALS]
+    pieces = []
+    for layer in (0, 1):  # layers alternate between two pairs of blocks
+        for share in (0, 1):
+            start = layout.partial_start(layer, share, capacity, widest)
+            pieces.append((start, start + capacity * widest))
+    assert _pieces_tile(pieces, length)
+    # Layers two apart reuse a pair; neighbouring layers never share a block.
+    assert layout.partial_start(2, 1, capacity, widest) == pieces[1][0]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_the_row_blocks_scratch_tiles_its_slot(shape):
+    n_in, hidden, n_out, capacity = shape
+    sizes = [int(n) for n in layer_sizes(n_in, hidden, n_out)]
+    length = workspace(sizes, capacity, n_params(sizes))[1][layout.ROW_SCRATCH]
+    for nb in range(1, capacity + 1):  # a batch's two blocks, as kernels/epoch.py cuts it
+        mid = (nb + 1) // 2
+        pieces = [layout.row_scratch(sizes, 0, mid), layout.row_scratch(sizes, mid, nb)]
+        if nb == capacity:
+            assert _pieces_tile(pieces, length)
+        else:
+            assert pieces[0][1] == pieces[1][0] and pieces[1][1] <= length
+
+
+def test_the_tiling_check_finds_an_overlap():
+    assert _pieces_tile([(0, 4), (4, 8)], 8)
+    assert not _pieces_tile([(0, 5), (4, 8)], 8)  # one entry in two pieces
+    assert not _pieces_tile([(0, 4), (5, 8)], 8)  # one entry in none
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_the_compiled_pieces_are_the_same(shape):
+    n_in, hidden, n_out, capacity = shape
+    sizes = layer_sizes(n_in, hidden, n_out)
+    widest = int(sizes[1:].max())
+    length = 2 * capacity * int(sizes[1:].sum())
+    got = _compiled_pieces(sizes, np.int64(length), np.int64(capacity), np.int64(widest))
+    plain = [int(n) for n in sizes]
+    expected = [
+        [layout.layer_start(plain, length, i, which) for which in (0, 1)]
+        for i in range(len(sizes) - 1)
+    ]
+    assert got[0] == expected
+    assert got[1] == layout.partial_start(1, 1, capacity, widest)
+    assert got[2] == layout.row_scratch(plain, 1, capacity)
+
+
+@numba.njit
+def _compiled_pieces(sizes, length, capacity, widest):
+    # The kernels' compiled copies have no Python wrapper (fastnn/_jit.py: INTERNAL).
+    starts = [[dense.layer_start(sizes, length, i, which) for which in (0, 1)]
+              for i in range(sizes.shape[0] - 1)]  # fmt: skip
+    partial = split.partial_start(np.int64(1), np.int64(1), capacity, widest)
+    return starts, partial, epoch.row_scratch(sizes, np.int64(1), capacity)

@@ -19,7 +19,7 @@ N_ROWS, BATCH = 23, 5
 
 
 def epochs_problem(dtype, shuffle=True):
-    """The arguments of :func:`fastnn.reference.run_epochs` after ``n_epochs``, for a
+    """The arrays of :func:`fastnn.reference.run_epochs` but ``losses``, by name, for a
     small adam fit whose stopping rule is on but never fires."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((N_ROWS, 3)).astype(dtype)
@@ -51,10 +51,12 @@ def epochs_problem(dtype, shuffle=True):
 
 
 def run(p, n_epochs, losses):
+    """``reference.run_epochs`` on ``p`` for ``n_epochs`` epochs, into ``losses``."""
+    data = (p["X"], p["Y"], p["sw"], p["idx"])
+    network, params = (p["sizes"], p["codes"]), (p["theta"], p["grad"], p["state"])
     return reference.run_epochs(
-        p["X"], p["Y"], p["sw"], p["idx"], n_epochs, p["sizes"], p["theta"], p["grad"],
-        p["state"], p["scalars"], p["codes"], p["work"], p["rng_state"], losses,
-    )  # fmt: skip
+        data, network, params, p["scalars"], p["work"], p["rng_state"], losses[:n_epochs]
+    )
 
 
 @DTYPES
@@ -149,12 +151,13 @@ def test_the_generator_ends_where_the_numba_engine_leaves_it(shuffle):
 
 
 def _record_calls(monkeypatch):
-    """The ``n_epochs`` of each call fits make from now on of the numpy engine."""
+    """The ``n_epochs`` of each call fits make from now on of the numpy engine (the
+    length of its last argument, ``losses``)."""
     calls = []
     run_epochs = reference.run_epochs
 
     def recorded(*args):
-        calls.append(args[4])
+        calls.append(args[-1].shape[0])
         return run_epochs(*args)
 
     monkeypatch.setattr(reference, "run_epochs", recorded)

@@ -117,10 +117,9 @@ def _direct_call(helper, ctl, n_epochs=20):
     losses = np.zeros(n_epochs)
     codes = np.array([C.RELU, C.LOG_LOSS, C.ADAM], dtype=np.int64)
     acc = np.zeros(handover.N_ACC)
-    helper_args = (X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
-                   ctl, acc)  # fmt: skip
-    args = (*helper_args[:12], rng_state, losses, ctl, acc)
-    _workers.on_two_threads(split.run_epochs, helper, args, helper_args, ctl)
+    data, network, params = (X, Y, sw, idx), (sizes, codes), (theta, grad, state)
+    args = (data, network, params, scalars, work, rng_state, losses, (ctl, acc))
+    _workers.on_two_threads(split.run_epochs, helper, args, ctl)
     return int(ctl[handover.EPOCHS])
 
 

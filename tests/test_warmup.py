@@ -21,7 +21,7 @@ def test_import_compiles_nothing_and_warmup_compiles_the_fit_kernels(tmp_path):
         from fastnn import kernels
         from fastnn._workers import fit_workers
         from fastnn.kernels import dense, epoch, handover, split
-        kernels_ = (kernels.run_epochs, kernels.predict, split.run_epochs)
+        kernels_ = (epoch.run_epochs, kernels.predict, split.run_epochs)
         before = sum(len(f.signatures) for f in kernels_)
         fastnn.warmup(dtypes=("float64",))
         after = [len(f.signatures) for f in kernels_]
@@ -53,9 +53,10 @@ def test_the_user_cache_lives_outside_the_package():
     # shadow an editable install as a namespace package: fastnn saves elsewhere (the
     # package's own _compiled folder is only read, see test_cache.py).
     from fastnn import _jit, kernels
+    from fastnn.kernels import epoch
 
     user_dir = _jit.STORE.user_dir
-    for kernel in (kernels.run_epochs, kernels.predict, kernels.batch_loss_grad):
+    for kernel in (epoch.run_epochs, kernels.predict, kernels.batch_loss_grad):
         path = kernel._cache._impl.locator.get_cache_path()
         assert os.path.commonpath([path, user_dir]) == user_dir
         assert not path.startswith(os.path.dirname(kernels.__file__))

@@ -147,9 +147,9 @@ def _activations(name, theta):
     ``capacity`` rows each, as documented in :mod:`fastnn.kernels.dense`).
     """
     if name == "numpy":
-        return reference.forward(X, SIZES, theta, CODES)[1:]
+        return reference.forward(X, (SIZES, CODES), theta)[1:]
     work = np.zeros(work_size(SIZES, X.shape[0], gather=False))
-    kernels.forward(X, SIZES, theta, CODES, C.new_scalars(), work)
+    kernels.forward(X, (SIZES, CODES), theta, C.new_scalars(), work)
     return [work[:4].reshape(2, 2), work[4:6].reshape(2, 1)]
 
 
@@ -159,7 +159,7 @@ def test_hidden_preactivations(name):
     sizes = layer_sizes(2, (), 2)
     codes = np.array([C.IDENTITY, C.SQUARED_ERROR, C.SGD], dtype=np.int64)
     theta = pack([W1], [B1], np.float64)
-    got = ENGINES[name].predict(X, sizes, theta, codes)
+    got = ENGINES[name].predict(X, (sizes, codes), theta)
     assert_allclose(got, Z1, rtol=RTOL)
 
 
@@ -173,7 +173,7 @@ def test_hidden_activations(name):
 def test_output_preactivations(name):
     # The same network with an identity output gives Z2 = A1 W2 + b2.
     codes = np.array([C.RELU, C.SQUARED_ERROR, C.SGD], dtype=np.int64)
-    got = ENGINES[name].predict(X, SIZES, _theta(), codes)
+    got = ENGINES[name].predict(X, (SIZES, codes), _theta())
     assert_allclose(got, Z2, rtol=RTOL)
 
 
@@ -185,7 +185,7 @@ def test_forward_output(name):
 
 @pytest.mark.parametrize("name", ENGINES)
 def test_predict(name):
-    got = ENGINES[name].predict(X, SIZES, _theta(), CODES)
+    got = ENGINES[name].predict(X, (SIZES, CODES), _theta())
     assert_allclose(got, A2, rtol=RTOL)
 
 
@@ -194,7 +194,7 @@ def test_loss(name):
     work = np.zeros(work_size(SIZES, X.shape[0], gather=False))
     theta = _theta()
     got = ENGINES[name].batch_loss_grad(
-        X, Y, SW, SIZES, theta, np.zeros_like(theta), _scalars(), CODES, work
+        X, Y, SW, (SIZES, CODES), theta, np.zeros_like(theta), _scalars(), work
     )
     assert_allclose(got, LOSS, rtol=RTOL)
 
@@ -217,7 +217,7 @@ def test_gradient(name, part, expected):
     work = np.zeros(work_size(SIZES, X.shape[0], gather=False))
     theta = _theta()
     grad = np.zeros_like(theta)
-    ENGINES[name].batch_loss_grad(X, Y, SW, SIZES, theta, grad, _scalars(), CODES, work)
+    ENGINES[name].batch_loss_grad(X, Y, SW, (SIZES, CODES), theta, grad, _scalars(), work)
     (dW1, dW2), (db1, db2) = unpack(grad, SIZES)
     got = {"dW1": dW1, "dW2": dW2, "db1": db1, "db2": db2}[part]
     assert_allclose(got, expected, rtol=RTOL)
@@ -228,7 +228,7 @@ def test_numba_deltas_left_in_work():
     # [A1 (2x2), A2 (2x1), DELTA1 (2x2), DELTA2 (2x1)], weighted by sw (here ones).
     work = np.zeros(work_size(SIZES, X.shape[0], gather=False))
     theta = _theta()
-    kernels.batch_loss_grad(X, Y, SW, SIZES, theta, np.zeros_like(theta), _scalars(), CODES, work)
+    kernels.batch_loss_grad(X, Y, SW, (SIZES, CODES), theta, np.zeros_like(theta), _scalars(), work)
     got = np.concatenate([work[6:10], work[10:12]])
     expected = np.concatenate([DELTA1.ravel(), DELTA2.ravel()])
     assert_allclose(got, expected, rtol=RTOL)
@@ -243,7 +243,7 @@ def test_one_sgd_step(name):
     idx = np.arange(2, dtype=np.int64)
     work = np.zeros(work_size(SIZES, 2))
     total = ENGINES[name].run_epoch(
-        X, Y, SW, idx, 2, SIZES, theta, grad, velocity, _scalars(), CODES, work
+        (X, Y, SW, idx), 2, (SIZES, CODES), (theta, grad, velocity), _scalars(), work
     )
     (new_W1, new_W2), (new_b1, new_b2) = unpack(theta, SIZES)
     assert_allclose(total, 2 * LOSS, rtol=RTOL)

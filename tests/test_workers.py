@@ -86,9 +86,8 @@ def run(engine, dtype, workers, n_samples=5 * BATCH, n_epochs=4, solver=C.ADAM,
     codes = np.array([activation, output, solver], dtype=np.int64)
     with np.errstate(all="ignore"):
         done = kernel(
-            X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work,
-            rng_state, losses,
-        )  # fmt: skip
+            (X, Y, sw, idx), (sizes, codes), (theta, grad, state), scalars, work, rng_state, losses
+        )
     return {
         "done": np.array([done]),
         "losses": losses,
@@ -236,7 +235,7 @@ def _record_calls(monkeypatch):
         threads = 1 if driver.__name__ == "on_one" else 2
 
         def recorded(*a):
-            calls.append((threads, a[4]))  # a[4]: n_epochs
+            calls.append((threads, a[-1].shape[0]))  # n_epochs: the length of losses
             return driver(*a)
 
         return recorded

@@ -10,7 +10,7 @@ two workers, :mod:`.split` each hidden layer's units. :func:`epoch_workers` choo
 from the shapes alone, so that the bits never depend on the machine.
 """
 
-from fastnn.kernels import epoch, split
+from fastnn.kernels import epoch, handover, split
 from fastnn.kernels.activations import (
     activate,
     activation_derivative,
@@ -20,7 +20,7 @@ from fastnn.kernels.activations import (
     output_activate,
 )
 from fastnn.kernels.dense import backward, batch_loss_grad, forward, predict
-from fastnn.kernels.epoch import run_epoch, run_epochs
+from fastnn.kernels.epoch import run_epoch
 from fastnn.kernels.handover import epoch_end
 from fastnn.kernels.losses import output_delta, output_loss, penalty
 from fastnn.kernels.optim import adam_step, adamw_step, optimizer_step, rmsprop_step, sgd_step
@@ -52,6 +52,19 @@ __all__ = [
     "sgd_step",
     "shuffle",
 ]
+
+
+def run_epochs(data, network, params, scalars, work, rng_state, losses):
+    """Run up to ``losses.shape[0]`` epochs; return how many ran: the twin of
+    :func:`fastnn.reference.run_epochs`, as a fit on one thread runs it (the row
+    scheme's worker 0 alone, :func:`.epoch.run_epochs`, with counters of its own).
+
+    The counters are made here, in Python, rather than in the kernel when none are
+    given: a kernel that may allocate them compiles that allocation into every fit.
+    """
+    shared = handover.counters()
+    return epoch.run_epochs(data, network, params, scalars, work, rng_state, losses, shared)
+
 
 # The model-parallel scheme is used when the widest layer has at least SPLIT_MIN_WEIGHTS
 # weights and at least SPLIT_MIN_WEIGHTS_PER_ROW per row of the batch. Measured on 2

@@ -85,7 +85,7 @@ def _mix(z):
 @jit(internal=True)
 def _row_key(scalars, layer, row):
     """The hash of ``(seed, batch, layer, row)``; a unit's number mixes in its index."""
-    hyper, counts = scalars
+    _, counts = scalars
     h = _mix(np.uint64(counts[DROPOUT_SEED]) ^ np.uint64(counts[BATCH_COUNT]))
     return _mix(h ^ ((np.uint64(layer) << np.uint64(32)) | np.uint64(row)))
 

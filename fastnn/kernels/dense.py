@@ -11,6 +11,7 @@ plain loops win.
 
 import numpy as np
 
+from fastnn import layout
 from fastnn._codes import ALPHA, HIDDEN, OUTPUT
 from fastnn._codes import IDENTITY as IDENTITY_CODE
 from fastnn._jit import jit
@@ -42,7 +43,11 @@ TRANSPOSED_MAX_WORK = 262_144
 ACTIVATIONS, DELTAS = np.int64(0), np.int64(1)  # layer_buffer's ``which``
 IDENTITY = np.int64(IDENTITY_CODE)  # the output layer's pre-activation
 FIRST = np.int64(0)
+ONE_PART = np.int64(1)  # finish_range's ``n_parts`` for a one-block gradient
 PENALISED, NOT_PENALISED = np.bool_(True), np.bool_(False)
+
+# Where each layer's rows lie in the LAYERS slot: the layout's arithmetic, compiled.
+layer_start = jit(layout.layer_start, internal=True)
 
 
 @jit(internal=True)
@@ -172,22 +177,20 @@ def layer_params(theta, sizes, i):
 @jit(internal=True)
 def layer_buffer(work, sizes, i, nb, which):
     """View of the first ``nb`` rows of layer ``i``'s activations (``which=0``) or
-    deltas (``which=1``) inside ``work``."""
-    total_units = 0
-    for j in range(1, sizes.shape[0]):
-        total_units += sizes[j]
-    capacity = work.shape[0] // (2 * total_units)
-    start = which * capacity * total_units
-    for j in range(1, i + 1):
-        start += capacity * sizes[j]
+    deltas (``which=1``) inside ``work``, the ``LAYERS`` slot
+    (:func:`fastnn.layout.layer_start`)."""
+    start = layer_start(sizes, work.shape[0], i, which)
     units = sizes[i + 1]
     return work[start : start + nb * units].reshape((nb, units))
 
 
 @jit(inline=True)
-def forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb):
-    """:func:`forward` for the rows ``r0:r1`` of an ``nb``-row batch: ``X`` holds those
-    rows, and each layer's activations go to the same rows of its buffer."""
+def forward_rows(X, network, theta, scalars, work, rows):
+    """:func:`forward` for the rows ``r0:r1`` of an ``nb``-row batch, ``rows = (r0, r1,
+    nb)``: ``X`` holds those rows, and each layer's activations go to the same rows of
+    its buffer."""
+    sizes, codes = network
+    r0, r1, nb = rows
     n_layers = sizes.shape[0] - 1
     A = X
     for i in range(n_layers):
@@ -206,20 +209,24 @@ def forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb):
 
 
 @jit
-def forward(X, sizes, theta, codes, scalars, work):
+def forward(X, network, theta, scalars, work):
     """Fill each layer's activations in ``work``: ``Z = A W + b``, ``A' = f(Z)``, with
     dropout on the hidden layers that have a rate in ``scalars``."""
     nb = X.shape[0]
-    forward_rows(X, sizes, theta, codes, scalars, work, 0, nb, nb)
+    forward_rows(X, network, theta, scalars, work, (FIRST, nb, nb))
 
 
 @jit(inline=True)
-def backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb, scratch):
-    """The data term's gradient summed over the rows ``r0:r1`` of an ``nb``-row batch,
-    into ``grad``: ``dW = A_prev.T @ delta``, ``db = sum(delta)``, not yet divided by
-    the batch's weight nor penalised (:func:`finish_gradient` does both), so that the
-    sums of several blocks of rows add up to the batch's. ``scratch`` is room for
+def backward_rows(batch, network, theta, grad, scalars, work, rows, scratch):
+    """The data term's gradient summed over the rows ``r0:r1`` of an ``nb``-row batch
+    (``rows = (r0, r1, nb)``; ``batch = (X, Y, sw)`` holds those rows), into ``grad``:
+    ``dW = A_prev.T @ delta``, ``db = sum(delta)``, not yet divided by the batch's
+    weight nor penalised (:func:`finish_gradient` does both), so that the sums of
+    several blocks of rows add up to the batch's. ``scratch`` is room for
     :func:`backpropagate` (an empty view: none)."""
+    X, Y, sw = batch
+    sizes, codes = network
+    r0, r1, nb = rows
     n_layers = sizes.shape[0] - 1
     A_out = layer_buffer(work, sizes, n_layers - 1, nb, ACTIVATIONS)[r0:r1]
     delta = layer_buffer(work, sizes, n_layers - 1, nb, DELTAS)[r0:r1]
@@ -261,58 +268,64 @@ def finish_slice(g, o, n_parts, W, alpha, sw_sum, penalised):
 
 
 @jit(internal=True)
-def finish_range(grad, other, n_parts, theta, n_weights, alpha, sw_sum, k0, k1):
-    """:func:`finish_gradient` on the entries ``k0:k1`` (the first ``n_weights``
-    entries of the vectors are weights, the rest biases)."""
+def finish_range(sums, theta, n_weights, alpha, sw_sum, k0, k1):
+    """Turn the summed data-term gradients ``sums = (grad, other, n_parts)`` into the
+    mean loss's gradient on the entries ``k0:k1``, in ``grad``: ``dW = (sum + alpha W)
+    / sum(sw)``, ``db = sum / sum(sw)``, where ``sum`` is ``grad`` plus, when ``n_parts
+    == 2``, the second block's sum in ``other`` (the first ``n_weights`` entries of the
+    vectors are weights, the rest biases)."""
+    grad, other, n_parts = sums
     w1 = max(k0, min(k1, n_weights))
     finish_slice(grad[k0:w1], other[k0:w1], n_parts, theta[k0:w1], alpha, sw_sum, PENALISED)
     finish_slice(grad[w1:k1], other[w1:k1], n_parts, theta[w1:k1], alpha, sw_sum, NOT_PENALISED)
 
 
 @jit(internal=True)
-def finish_gradient(grad, other, n_parts, theta, sizes, alpha, sw_sum):
-    """Turn summed data-term gradients into the mean loss's gradient, in ``grad``:
-    ``dW = (sum + alpha W) / sum(sw)``, ``db = sum / sum(sw)``, where ``sum`` is
-    ``grad`` plus, when ``n_parts == 2``, the second block's sum in ``other``."""
-    finish_range(
-        grad, other, n_parts, theta, count_weights(sizes), alpha, sw_sum, FIRST, grad.shape[0]
-    )
+def finish_gradient(grad, theta, sizes, alpha, sw_sum):
+    """:func:`finish_range` on the whole of a one-block gradient ``grad``."""
+    sums = (grad, grad, ONE_PART)
+    finish_range(sums, theta, count_weights(sizes), alpha, sw_sum, FIRST, grad.shape[0])
 
 
 @jit
-def backward(X, Y, sw, sizes, theta, grad, scalars, codes, work):
+def backward(X, Y, sw, network, theta, grad, scalars, work):
     """Write the gradient of the mean loss into ``grad``, from the activations that
     :func:`forward` left in ``work``."""
-    hyper, counts = scalars
+    hyper, _ = scalars
     nb = Y.shape[0]
     sw_sum = weight_sum(sw)
-    backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, 0, nb, nb, work[:0])
-    finish_gradient(grad, grad, 1, theta, sizes, hyper[ALPHA], sw_sum)
+    backward_rows((X, Y, sw), network, theta, grad, scalars, work, (FIRST, nb, nb), work[:0])
+    finish_gradient(grad, theta, network[0], hyper[ALPHA], sw_sum)
 
 
 @jit(internal=True)
-def rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb):
-    """Forward and backward over the rows ``r0:r1`` of an ``nb``-row batch (``X``,
-    ``Y`` and ``sw`` hold those rows): the summed data-term gradient goes to ``grad``
-    (see :func:`backward_rows`); returns :func:`loss_sum` over the rows."""
-    forward_rows(X, sizes, theta, codes, scalars, work, r0, r1, nb)
+def rows_loss_grad(batch, network, theta, grad, scalars, work, rows):
+    """Forward and backward over the rows ``r0:r1`` of an ``nb``-row batch (``rows =
+    (r0, r1, nb)``; ``batch = (X, Y, sw)`` holds those rows): the summed data-term
+    gradient goes to ``grad`` (see :func:`backward_rows`); returns :func:`loss_sum` over
+    the rows."""
+    X, Y, sw = batch
+    sizes, codes = network
+    r0, r1, nb = rows
+    forward_rows(X, network, theta, scalars, work, rows)
     A_out = layer_buffer(work, sizes, sizes.shape[0] - 2, nb, ACTIVATIONS)[r0:r1]
     total = loss_sum(A_out, Y, sw, codes[OUTPUT])
-    backward_rows(X, Y, sw, sizes, theta, grad, scalars, codes, work, r0, r1, nb, work[:0])
+    backward_rows(batch, network, theta, grad, scalars, work, rows, work[:0])
     return total
 
 
 @jit
-def batch_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work):
+def batch_loss_grad(X, Y, sw, network, theta, grad, scalars, work):
     """Loss (data term plus penalty) on one batch, and its gradient into ``grad``."""
-    hyper, counts = scalars
+    hyper, _ = scalars
+    sizes, codes = network
     nb = X.shape[0]
     sw_sum = weight_sum(sw)
-    total = rows_loss_grad(X, Y, sw, sizes, theta, grad, scalars, codes, work, 0, nb, nb)
+    total = rows_loss_grad((X, Y, sw), network, theta, grad, scalars, work, (FIRST, nb, nb))
     alpha = hyper[ALPHA]
     loss = mean_loss(total, sw_sum, Y.shape[1], codes[OUTPUT])
     loss += penalty(theta, sizes, alpha, sw_sum)
-    finish_gradient(grad, grad, 1, theta, sizes, alpha, sw_sum)
+    finish_gradient(grad, theta, sizes, alpha, sw_sum)
     return loss
 
 
@@ -331,12 +344,13 @@ def _dense_layer(A, theta, sizes, codes, i):
 
 
 @jit
-def predict(X, sizes, theta, codes):
+def predict(X, network, theta):
     """The output layer's activations for ``X`` (allocates one array per layer).
 
     The first layer is computed apart so that ``A`` never takes ``X``'s type: a
     read-only ``X`` must not make the returned array read-only.
     """
+    sizes, codes = network
     A = _dense_layer(X, theta, sizes, codes, FIRST)
     for i in range(1, sizes.shape[0] - 1):
         A = _dense_layer(A, theta, sizes, codes, i)

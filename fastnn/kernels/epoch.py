@@ -25,6 +25,7 @@ operations on counters (:mod:`.atomics`), and nothing is allocated per mini-batc
 
 import numpy as np
 
+from fastnn import layout
 from fastnn._codes import ALPHA, BATCH_COUNT, BATCH_SIZE, OUTPUT
 from fastnn._jit import jit
 from fastnn.kernels import handover as H
@@ -65,26 +66,25 @@ def batch_parts(sizes, batch_size):
     return 1
 
 
-@jit(internal=True)
-def _block_scratch(scratch, sizes, r0, r1):
-    """The part of the ``ROW_SCRATCH`` slot for the block of rows ``r0:r1`` (two rows
-    of the widest layer per batch row): blocks never share any."""
-    widest = 0
-    for j in range(1, sizes.shape[0]):
-        widest = max(widest, sizes[j])
-    return scratch[2 * widest * r0 : 2 * widest * r1]
+# The part of the ROW_SCRATCH slot for a block of rows: the layout's arithmetic,
+# compiled.
+row_scratch = jit(layout.row_scratch, internal=True)
 
 
 @jit
-def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, codes, work):
-    """Train on the rows ``idx`` in mini-batches of ``batch_size`` (the last may be
-    shorter); return the sum over batches of ``batch loss * batch length``.
+def run_epoch(data, batch_size, network, params, scalars, work):
+    """Train on the rows ``idx`` of ``data = (X, Y, sw, idx)`` in mini-batches of
+    ``batch_size`` (the last may be shorter); return the sum over batches of ``batch
+    loss * batch length``.
 
     ``work`` is laid out as :func:`fastnn.layout.workspace` says. This is the
     one-thread, one-block textbook loop; :func:`run_epochs` runs the same math in
     blocks of rows.
     """
-    hyper, counts = scalars
+    _, counts = scalars
+    X, Y, _, idx = data
+    sizes, codes = network
+    theta, grad, state = params
     n = idx.shape[0]
     n_in = X.shape[1]
     n_out = Y.shape[1]
@@ -93,40 +93,47 @@ def run_epoch(X, Y, sw, idx, batch_size, sizes, theta, grad, state, scalars, cod
     total = 0.0
     for start in range(0, n, batch_size):
         nb = min(batch_size, n - start)
-        Xb, Yb, swb = H.batch_views(work, slots, nb, n_in, n_out)
+        batch = H.batch_views(work, slots, nb, n_in, n_out)
         counts[BATCH_COUNT] += 1
-        H.gather(X, Y, sw, idx, start, 0, nb, Xb, Yb, swb)
-        loss = batch_loss_grad(Xb, Yb, swb, sizes, theta, grad, scalars, codes, layers)
+        H.gather(data, start, 0, nb, batch)
+        Xb, Yb, swb = batch
+        loss = batch_loss_grad(Xb, Yb, swb, network, theta, grad, scalars, layers)
         total += loss * nb
         optimizer_step(theta, grad, state, scalars, codes)
     return total
 
 
 @jit(internal=True)
-def _update(grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, k0, k1):
-    """Finish the gradient (:func:`.dense.finish_range`) and step the parameters
-    ``k0:k1``. Returns the sum of the squared weights among them before the step (for
-    the L2 penalty of the batch's loss)."""
-    hyper, counts = scalars
+def _update(params, other, parts, sw_sum, scalars, network, k0, k1):
+    """Finish the gradient (:func:`.dense.finish_range`, ``parts`` blocks, the second's
+    sum in ``other``) and step the parameters ``k0:k1``. Returns the sum of the squared
+    weights among them before the step (for the L2 penalty of the batch's loss)."""
+    hyper, _ = scalars
+    theta, grad, state = params
+    sizes, codes = network
+    n_weights = count_weights(sizes)
     W = theta[k0 : max(k0, min(k1, n_weights))]
     squares = np.dot(W, W)  # BLAS dot, as losses.penalty
-    finish_range(grad, other, parts, theta, n_weights, hyper[ALPHA], sw_sum, k0, k1)
+    finish_range((grad, other, parts), theta, n_weights, hyper[ALPHA], sw_sum, k0, k1)
     step_range(theta, grad, state, scalars, codes, k0, k1)
     return squares
 
 
 @jit(inline=True)
-def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, codes, ctl, acc):
-    """Batch ``b``'s blocks are done: finish the gradient and step the optimizer,
-    sharing the elementwise work with worker 1 when ``parts == 2``, and add the batch's
-    loss (its penalty from the weights before the step) to the epoch's.
+def _step(turn, network, params, other, scalars, shared):
+    """Batch ``b``'s blocks are done (``turn = (b, nb, parts, release)``: its number,
+    rows and blocks): finish the gradient and step the optimizer, sharing the
+    elementwise work with worker 1 when ``parts == 2``, and add the batch's loss (its
+    penalty from the weights before the step) to the epoch's.
 
     With ``release`` (a batch within an epoch, two blocks), the next batch is released
     to worker 1 as soon as this worker's share of the step is done: worker 1 finishes
     its own share before it looks, so it need not also wait for this batch's loss."""
     hyper, counts = scalars
-    n = theta.shape[0]
-    n_weights = count_weights(sizes)
+    b, nb, parts, release = turn
+    sizes, codes = network
+    ctl, acc = shared
+    n = params[0].shape[0]
     sw_sum = acc[H.WEIGHT]
     # before worker 1 may write acc[SECOND_LOSS] (the next batch's)
     total = acc[H.LOSS] + acc[H.SECOND_LOSS] if parts == 2 else acc[H.LOSS]
@@ -134,13 +141,11 @@ def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, code
     if parts == 2:
         split = H.aligned_half(n)
         atomic_store(ctl, H.READY, b + 1)
-        squares = _update(
-            grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, split
-        )
+        squares = _update(params, other, parts, sw_sum, scalars, network, FIRST, split)
         mine = H.claim(ctl, H.STEP_CLAIMED, b)
         if mine:
             acc[H.SECOND_SQUARES] = _update(
-                grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, split, n
+                params, other, parts, sw_sum, scalars, network, split, n
             )
         if release:
             counts[BATCH_COUNT] += 1
@@ -149,37 +154,43 @@ def _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, code
             H.wait(ctl, H.STEP_DONE, b + 1)
         squares += acc[H.SECOND_SQUARES]
     else:
-        squares = _update(
-            grad, other, parts, theta, n_weights, sw_sum, state, scalars, codes, FIRST, n
-        )
+        squares = _update(params, other, parts, sw_sum, scalars, network, FIRST, n)
     loss = mean_loss(total, sw_sum, sizes[sizes.shape[0] - 1], codes[OUTPUT])
     H.add_batch_loss(acc, loss, squares, hyper[ALPHA], sw_sum, nb)
 
 
 @jit(inline=True)
-def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, slots, acc):
-    """Gather and run block ``h`` of batch ``b`` (its summed gradient into ``g``, its
-    summed loss into ``acc[LOSS + h]``); ``slots`` is ``work``'s table
-    (:func:`.handover.workspace`), made once per call, not per batch."""
-    hyper, counts = scalars
+def _block(share, data, network, theta, g, scalars, space, acc):
+    """Gather and run block ``h`` of batch ``b`` (``share = (b, h, parts)``): its summed
+    gradient into ``g``, its summed loss into ``acc[LOSS + h]``. ``space = (work,
+    slots)``: ``slots`` is ``work``'s table (:func:`.handover.workspace`), made once per
+    call, not per batch."""
+    _, counts = scalars
+    b, h, parts = share
+    X, Y, _, idx = data
+    sizes, codes = network
+    work, slots = space
     n = idx.shape[0]
     B = counts[BATCH_SIZE]
     start, nb = H.batch_rows(b, n, B)
     mid = (nb + 1) // 2 if parts == 2 else nb
     r0 = 0 if h == 0 else mid
     r1 = mid if h == 0 else nb
-    Xb, Yb, swb = H.batch_views(work, slots, nb, X.shape[1], Y.shape[1])
+    batch = H.batch_views(work, slots, nb, X.shape[1], Y.shape[1])
     layers = H.slot(work, slots, LAYERS)
-    H.gather(X, Y, sw, idx, start, r0, r1, Xb, Yb, swb)
+    H.gather(data, start, r0, r1, batch)
     if r1 > r0:
         # dense.rows_loss_grad, spelled out: one level fewer of compiled calls (each
         # level re-optimises everything it calls, which costs compile time).
+        Xb, Yb, swb = batch
         Xr, Yr, swr = Xb[r0:r1], Yb[r0:r1], swb[r0:r1]
-        forward_rows(Xr, sizes, theta, codes, scalars, layers, r0, r1, nb)
+        rows = (r0, r1, nb)
+        forward_rows(Xr, network, theta, scalars, layers, rows)
         A_out = layer_buffer(layers, sizes, sizes.shape[0] - 2, nb, ACTIVATIONS)[r0:r1]
         acc[H.LOSS + h] = loss_sum(A_out, Yr, swr, codes[OUTPUT])
-        mine = _block_scratch(H.slot(work, slots, ROW_SCRATCH), sizes, r0, r1)
-        backward_rows(Xr, Yr, swr, sizes, theta, g, scalars, codes, layers, r0, r1, nb, mine)
+        s0, s1 = row_scratch(sizes, r0, r1)
+        mine = H.slot(work, slots, ROW_SCRATCH)[s0:s1]
+        backward_rows((Xr, Yr, swr), network, theta, g, scalars, layers, rows, mine)
     else:
         for k in range(g.shape[0]):
             g[k] = 0
@@ -188,47 +199,46 @@ def _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, sl
 
 
 @jit
-def helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, ctl,
-           acc):  # fmt: skip
+def helper(data, network, params, scalars, work, rng_state, losses, shared):
     """Worker 1: the second block of each batch it claims before worker 0 does, and
-    then the second half of that batch's step if it claims that too."""
-    hyper, counts = scalars
+    then the second half of that batch's step if it claims that too. It takes
+    :func:`run_epochs`' arguments (it leaves ``rng_state`` and ``losses`` to worker 0)."""
+    _, counts = scalars
+    idx = data[3]
+    sizes, _ = network
+    theta, _, _ = params
+    ctl, acc = shared
     n = idx.shape[0]
     n_params = theta.shape[0]
     B = counts[BATCH_SIZE]
     parts = batch_parts(sizes, B)
-    n_batches = n_epochs * ((n + B - 1) // B)
+    n_batches = losses.shape[0] * ((n + B - 1) // B)
     slots = H.workspace(sizes, B, n_params)
+    space = (work, slots)
     other = H.slot(work, slots, GRADIENT_2)
-    n_weights = count_weights(sizes)
     split = H.aligned_half(n_params)
-    b = 0
+    b = np.int64(0)  # not a literal, which would type a second copy of H.wait
     while b < n_batches:
         if not H.wait(ctl, H.STEPPED, b):
             return
         if not H.claim(ctl, H.CLAIMED, b):
             b = atomic_load(ctl, H.CLAIMED)  # worker 0 ran it (this worker started late)
             continue
-        _block(b, SECOND, parts, X, Y, sw, idx, sizes, theta, other, scalars, codes, work, slots,
-               acc)  # fmt: skip
+        _block((b, SECOND, parts), data, network, theta, other, scalars, space, acc)
         atomic_store(ctl, H.DONE, b + 1)
         if not H.wait(ctl, H.READY, b + 1):
             return
         if H.claim(ctl, H.STEP_CLAIMED, b):
             acc[H.SECOND_SQUARES] = _update(
-                grad, other, parts, theta, n_weights, acc[H.WEIGHT], state, scalars, codes,
-                split, n_params,
-            )  # fmt: skip
+                params, other, parts, acc[H.WEIGHT], scalars, network, split, n_params
+            )
             atomic_store(ctl, H.STEP_DONE, b + 1)
         b += 1
 
 
 @jit
-def run_epochs(
-    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses,
-    ctl=None, acc=None,
-):  # fmt: skip
-    """Run up to ``n_epochs`` epochs in one call; return how many ran.
+def run_epochs(data, network, params, scalars, work, rng_state, losses, shared):
+    """Run up to ``losses.shape[0]`` epochs in one call; return how many ran.
 
     Same meaning as :func:`fastnn.reference.run_epochs`; the shuffle continues NumPy's
     Mersenne Twister stream in ``rng_state`` (see :mod:`.rng`). ``work`` is laid out as
@@ -236,25 +246,27 @@ def run_epochs(
 
     This is worker 0: every batch's first block (of :func:`batch_parts`), the second too
     unless worker 1 (:func:`helper`) claimed it first, the optimizer's steps (shared with
-    worker 1) and every epoch's bookkeeping. Alone, it runs every block itself. The
-    counters ``ctl`` and sums ``acc`` it shares with worker 1
-    (:func:`.handover.counters`) are allocated here if not given.
+    worker 1) and every epoch's bookkeeping. Alone, it runs every block itself.
+    ``shared = (ctl, acc)`` are the counters and sums it shares with worker 1
+    (:func:`.handover.counters`); :func:`fastnn.kernels.run_epochs` makes them for a
+    call without worker 1.
     """
-    hyper, counts = scalars
-    if ctl is None:
-        ctl = np.zeros(H.N_CTL, dtype=np.int64)
-    if acc is None:
-        acc = np.zeros(H.N_ACC, dtype=np.float64)
+    _, counts = scalars
+    X, Y, _, idx = data
+    sizes, _ = network
+    theta, grad, state = params
+    ctl, acc = shared
     n = idx.shape[0]
     B = counts[BATCH_SIZE]
     parts = batch_parts(sizes, B)
     per_epoch = (n + B - 1) // B
     slots = H.workspace(sizes, B, theta.shape[0])
+    space = (work, slots)
     other = H.slot(work, slots, GRADIENT_2)
     H.start_epoch(idx, theta, state, scalars, rng_state)
     counts[BATCH_COUNT] += 1
     atomic_store(ctl, H.STEPPED, 0)  # batch 0 released: worker 1 may start
-    for b in range(n_epochs * per_epoch):
+    for b in range(losses.shape[0] * per_epoch):
         # One call site for _block, which is inlined (fastnn/_jit.py: INLINE).
         nb = 0
         claimed = True
@@ -264,20 +276,16 @@ def run_epochs(
                 if not claimed:
                     break  # worker 1 runs it
             g = grad if h == FIRST else other
-            nb = _block(b, h, parts, X, Y, sw, idx, sizes, theta, g, scalars, codes, work, slots,
-                        acc)  # fmt: skip
+            nb = _block((b, h, parts), data, network, theta, g, scalars, space, acc)
         if not claimed and not H.wait(ctl, H.DONE, b + 1):
             break  # halted: worker 1 failed
         _, _, swb = H.batch_views(work, slots, nb, X.shape[1], Y.shape[1])
         acc[H.WEIGHT] = weight_sum(swb)
         release = parts == 2 and (b + 1) % per_epoch != 0
-        _step(b, nb, parts, release, sizes, theta, grad, other, state, scalars, codes, ctl, acc)
+        _step((b, nb, parts, release), network, params, other, scalars, shared)
         if release:  # _step counted the batch and released the next one
             continue
-        halt = H.end_batch(
-            b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc
-        )
-        if halt:
+        if H.end_batch(b, per_epoch, idx, params, scalars, rng_state, losses, shared):
             atomic_store(ctl, H.HALT, 1)
             break
         atomic_store(ctl, H.STEPPED, b + 1)

@@ -122,8 +122,11 @@ def slot(work, slots, name):
 
 
 @jit(internal=True)
-def gather(X, Y, sw, idx, start, r0, r1, Xb, Yb, swb):
-    """Copy the rows ``idx[start + r0 : start + r1]`` into rows ``r0:r1`` of the batch."""
+def gather(data, start, r0, r1, batch):
+    """Copy the rows ``idx[start + r0 : start + r1]`` of ``data = (X, Y, sw, idx)`` into
+    rows ``r0:r1`` of ``batch = (Xb, Yb, swb)``."""
+    X, Y, sw, idx = data
+    Xb, Yb, swb = batch
     for r in range(r0, r1):
         row = idx[start + r]
         for c in range(X.shape[1]):
@@ -151,17 +154,21 @@ def copy(src, dst):
 @jit(inline=True)
 def start_epoch(idx, theta, state, scalars, rng_state):
     """Save the weights (restored if the epoch diverges) and shuffle the rows."""
-    hyper, counts = scalars
+    _, counts = scalars
     copy(theta, state[state.shape[0] - theta.shape[0] :])
     if counts[SHUFFLE] != 0:
         shuffle(idx, rng_state)
 
 
 @jit(inline=True)
-def end_batch(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses, ctl, acc):
-    """After batch ``b``: if it ended an epoch, that epoch's loss, divergence check and
-    stopping rule, then the next epoch's start. Returns True if training stops."""
-    hyper, counts = scalars
+def end_batch(b, per_epoch, idx, params, scalars, rng_state, losses, shared):
+    """After batch ``b``: if it ended an epoch, that epoch's loss (into ``losses``, one
+    entry per epoch of the call), divergence check and stopping rule, then the next
+    epoch's start. Returns True if training stops."""
+    _, counts = scalars
+    theta, _, state = params
+    ctl, acc = shared
+    n_epochs = losses.shape[0]
     halt = False
     if (b + 1) % per_epoch == 0:
         n = idx.shape[0]

@@ -68,7 +68,7 @@ def _adam_scalars(scalars):
 @jit(internal=True)
 def _adam_update(theta, grad, m, v, scalars):
     # Moments in the parameters' dtype T, the update in float64 (see the docstring).
-    hyper, counts = scalars
+    hyper, _ = scalars
     T = theta.dtype.type
     beta_1, beta_2 = hyper[BETA_1], hyper[BETA_2]
     b1, b2, c1, c2 = T(beta_1), T(beta_2), T(1 - beta_1), T(1 - beta_2)
@@ -94,7 +94,7 @@ def adam_step(theta, grad, m, v, scalars):
 @jit(internal=True)
 def _decay(W, scalars):
     """AdamW's decoupled weight decay on the weights ``W``."""
-    hyper, counts = scalars
+    hyper, _ = scalars
     decay = 1 - hyper[RATE] * hyper[WEIGHT_DECAY]
     for k in range(W.shape[0]):
         W[k] *= decay
@@ -103,14 +103,14 @@ def _decay(W, scalars):
 @jit
 def adamw_step(theta, grad, m, v, scalars):
     """One AdamW step (arXiv 1711.05101): decoupled weight decay, then Adam."""
-    hyper, counts = scalars
+    _, counts = scalars
     _decay(theta[: counts[N_WEIGHTS]], scalars)
     adam_step(theta, grad, m, v, scalars)
 
 
 @jit(internal=True)
 def _rmsprop_update(theta, grad, v, scalars):
-    hyper, counts = scalars
+    hyper, _ = scalars
     T = theta.dtype.type
     rho, c, eps = T(hyper[BETA_2]), T(1 - hyper[BETA_2]), T(hyper[EPSILON])
     lr = hyper[RATE]
@@ -138,7 +138,7 @@ def step_scalars(scalars, codes):
 @jit(internal=True)
 def step_range(theta, grad, state, scalars, codes, k0, k1):
     """The elementwise part of the solver's step on the parameters ``k0:k1``."""
-    hyper, counts = scalars
+    _, counts = scalars
     n = theta.shape[0]
     solver = codes[SOLVER]
     t, g = theta[k0:k1], grad[k0:k1]

@@ -39,6 +39,7 @@ rows, so a fit with dropout runs :mod:`.epoch`.
 
 import numpy as np
 
+from fastnn import layout
 from fastnn._codes import ALPHA, BATCH_COUNT, BATCH_SIZE, HIDDEN, OUTPUT
 from fastnn._jit import jit
 from fastnn.kernels import handover as H
@@ -48,6 +49,7 @@ from fastnn.kernels.dense import (
     ACTIVATIONS,
     DELTAS,
     NOT_PENALISED,
+    ONE_PART,
     PENALISED,
     SMALL_PRODUCT,
     finish_slice,
@@ -62,7 +64,10 @@ from fastnn.kernels.optim import step_range, step_scalars
 from fastnn.layout import LAYERS, OUTPUT_1, OUTPUT_DELTA_1, PARTIALS, SUMS_0, SUMS_1
 
 SHARE_0, SHARE_1 = np.int64(0), np.int64(1)  # int64, not literals (see .dense)
-ONE_PART = np.int64(1)
+
+# Where each share's partial products lie in the PARTIALS slot: the layout's
+# arithmetic, compiled.
+partial_start = jit(layout.partial_start, internal=True)
 
 
 @jit(internal=True)
@@ -153,11 +158,14 @@ def _column_sums(delta, db):
 
 
 @jit(internal=True)
-def _partial(partials, layer, k, B, widest, nb, cols):
+def _partial(room, layer, k, nb, cols):
     """Share ``k``'s part ``P_k`` of layer ``layer``'s product (``nb`` rows, ``cols``
-    columns), in the ``PARTIALS`` slot. Layers alternate between two pairs of blocks: a
-    share writes the next layer's part while the other may still read this one's."""
-    start = ((layer % 2) * 2 + k) * B * widest
+    columns), in the ``PARTIALS`` slot: ``room = (partials, B, widest)``, the slot and
+    the batch size and widest layer it was sized for. Layers alternate between two pairs
+    of blocks: a share writes the next layer's part while the other may still read this
+    one's."""
+    partials, B, widest = room
+    start = partial_start(layer, k, B, widest)
     return partials[start : start + nb * cols].reshape((nb, cols))
 
 
@@ -176,10 +184,11 @@ def _output_buffers(work, slots, layers, sizes, k, nb):
 
 
 @jit(internal=True)
-def _step_run(theta, grad, state, scalars, codes, a, e, sw_sum, penalised):
+def _step_run(params, scalars, codes, a, e, sw_sum, penalised):
     """Finish the gradient of the parameters ``a:e`` and step them; return the sum of
     their squares before the step if they are weights (``penalised``)."""
-    hyper, counts = scalars
+    hyper, _ = scalars
+    theta, grad, state = params
     W = theta[a:e]
     squares = np.dot(W, W) if penalised else 0.0  # BLAS dot, as losses.penalty
     finish_slice(grad[a:e], grad[a:e], ONE_PART, W, hyper[ALPHA], sw_sum, penalised)
@@ -188,9 +197,10 @@ def _step_run(theta, grad, state, scalars, codes, a, e, sw_sum, penalised):
 
 
 @jit(internal=True)
-def _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum):
+def _step_own(k, network, params, scalars, sw_sum):
     """Share ``k`` finishes and steps the parameters it owns (see the module's
     docstring); returns the sum of the squares of its weights before the step."""
+    sizes, codes = network
     L = sizes.shape[0] - 1
     squares = 0.0
     n_in, n_units = sizes[0], sizes[1]
@@ -198,14 +208,13 @@ def _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum):
     W_start, _ = layer_offsets(sizes, 0)
     for r in range(n_in):  # the first layer: a block of columns, row by row
         a = W_start + r * n_units
-        squares += _step_run(theta, grad, state, scalars, codes, a + u0, a + u1, sw_sum,
-                             PENALISED)  # fmt: skip
+        squares += _step_run(params, scalars, codes, a + u0, a + u1, sw_sum, PENALISED)
     for i in range(1, L):  # later layers: the rows fed by this share's units
         fan_out = sizes[i + 1]
         u0, u1 = _units(sizes[i], k)
         W_start, _ = layer_offsets(sizes, i)
-        squares += _step_run(theta, grad, state, scalars, codes, W_start + u0 * fan_out,
-                             W_start + u1 * fan_out, sw_sum, PENALISED)  # fmt: skip
+        a, e = W_start + u0 * fan_out, W_start + u1 * fan_out
+        squares += _step_run(params, scalars, codes, a, e, sw_sum, PENALISED)
     for i in range(L):  # biases: this share's units; the output layer's, share 0
         _, b_start = layer_offsets(sizes, i)
         if i < L - 1:
@@ -214,18 +223,17 @@ def _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum):
             u0, u1 = 0, sizes[L]
         else:
             u0, u1 = 0, 0
-        _step_run(theta, grad, state, scalars, codes, b_start + u0, b_start + u1, sw_sum,
-                  NOT_PENALISED)  # fmt: skip
+        _step_run(params, scalars, codes, b_start + u0, b_start + u1, sw_sum, NOT_PENALISED)
     return squares
 
 
 @jit(internal=True)
-def _forward_part(i, k, A_own, sizes, theta, partials, B, widest, nb):
+def _forward_part(i, k, A_own, sizes, theta, room, nb):
     """Share ``k``'s part of layer ``i``'s product, from its own units below:
     ``P_k = A[:, own] @ W[own, :]`` (share 0 adds the bias to the output layer's)."""
     u0, u1 = _units(sizes[i], k)
     W, b = layer_params(theta, sizes, i)
-    P = _partial(partials, i, k, B, widest, nb, sizes[i + 1])
+    P = _partial(room, i, k, nb, sizes[i + 1])
     mm(A_own, W[u0:u1, :], P)
     if k == 0 and i == sizes.shape[0] - 2:  # the output layer's bias: see _phase
         for r in range(nb):
@@ -244,10 +252,12 @@ def _first_layer_grad(k, Xb, sizes, grad, layers, nb):
 
 
 @jit(internal=True)
-def _backward_row_layer(i, k, Xb, sizes, theta, grad, codes, layers, nb, D, sums):
+def _backward_row_layer(i, k, network, params, layers, nb, D, sums):
     """Share ``k`` of layer ``i``'s backward pass (``i >= 1``), from the whole delta
     ``D`` of its outputs: its rows of ``dW``, then its own columns of the delta below
     (times ``f'``) and of that layer's ``db`` (summed in ``sums``)."""
+    sizes, codes = network
+    theta, grad, _ = params
     u0, u1 = _units(sizes[i], k)
     A = layer_buffer(layers, sizes, i - 1, nb, ACTIVATIONS)
     W, _ = layer_params(theta, sizes, i)
@@ -260,42 +270,49 @@ def _backward_row_layer(i, k, Xb, sizes, theta, grad, codes, layers, nb, D, sums
 
 
 @jit(internal=True)
-def _phase(p, k, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes, work, acc):
-    """Share ``k`` of phase ``p`` of batch ``b`` (see the module's docstring)."""
-    hyper, counts = scalars
+def _phase(share, data, network, params, scalars, space, acc):
+    """Share ``k`` of phase ``p`` of batch ``b``, ``share = (p, k, b)`` (see the
+    module's docstring). ``space = (work, slots)``: ``slots`` is ``work``'s table
+    (:func:`.handover.workspace`), made once per call, not per phase."""
+    _, counts = scalars
+    p, k, b = share
+    X, Y, _, idx = data
+    sizes, codes = network
+    theta, grad, _ = params
+    work, slots = space
     n = idx.shape[0]
     n_in, n_out = X.shape[1], Y.shape[1]
     L = sizes.shape[0] - 1
     B = counts[BATCH_SIZE]
     start, nb = H.batch_rows(b, n, B)
-    slots = H.workspace(sizes, B, theta.shape[0])
-    Xb, Yb, swb = H.batch_views(work, slots, nb, n_in, n_out)
+    batch = H.batch_views(work, slots, nb, n_in, n_out)
+    Xb, Yb, swb = batch
     layers = H.slot(work, slots, LAYERS)
-    partials = H.slot(work, slots, PARTIALS)
     sums = H.slot(work, slots, SUMS_0 if k == 0 else SUMS_1)
     widest = sums.shape[0]  # the column sums' slot is as long as the widest layer
+    room = (H.slot(work, slots, PARTIALS), B, widest)
     if p == 0:  # gather: each share copies half the rows
         mid = (nb + 1) // 2
-        H.gather(X, Y, sw, idx, start, 0 if k == 0 else mid, mid if k == 0 else nb, Xb, Yb, swb)
+        H.gather(data, start, 0 if k == 0 else mid, mid if k == 0 else nb, batch)
     elif p == 1:  # the first layer, own units; then this share's part of the next layer
         u0, u1 = _units(sizes[1], k)
         W, b_ = layer_params(theta, sizes, 0)
         A = layer_buffer(layers, sizes, 0, nb, ACTIVATIONS)
         mm(Xb, W[:, u0:u1], A[:, u0:u1])
         _activate_columns(A, b_, u0, u1, codes[HIDDEN])
-        _forward_part(1, k, A[:, u0:u1], sizes, theta, partials, B, widest, nb)
+        _forward_part(1, k, A[:, u0:u1], sizes, theta, room, nb)
     elif p < L:  # hidden layer p - 1 >= 1: own units from the two parts; the next part
         i = p - 1
         u0, u1 = _units(sizes[i + 1], k)
-        P_0 = _partial(partials, i, SHARE_0, B, widest, nb, sizes[i + 1])
-        P_1 = _partial(partials, i, SHARE_1, B, widest, nb, sizes[i + 1])
+        P_0 = _partial(room, i, SHARE_0, nb, sizes[i + 1])
+        P_1 = _partial(room, i, SHARE_1, nb, sizes[i + 1])
         A = layer_buffer(layers, sizes, i, nb, ACTIVATIONS)
         _, b_ = layer_params(theta, sizes, i)
         _sum_activate_columns(P_0, P_1, b_, A, u0, u1, codes[HIDDEN])
-        _forward_part(i + 1, k, A[:, u0:u1], sizes, theta, partials, B, widest, nb)
+        _forward_part(i + 1, k, A[:, u0:u1], sizes, theta, room, nb)
     elif p == L:  # the output layer (each share for itself), then its backward pass
-        P_0 = _partial(partials, L - 1, SHARE_0, B, widest, nb, n_out)
-        P_1 = _partial(partials, L - 1, SHARE_1, B, widest, nb, n_out)
+        P_0 = _partial(room, L - 1, SHARE_0, nb, n_out)
+        P_1 = _partial(room, L - 1, SHARE_1, nb, n_out)
         Zo, Do = _output_buffers(work, slots, layers, sizes, k, nb)
         for r in range(nb):
             for c in range(n_out):
@@ -306,79 +323,83 @@ def _phase(p, k, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes, wo
             acc[H.LOSS] = loss_sum(Zo, Yb, swb, codes[OUTPUT])
             _, db_out = layer_params(grad, sizes, L - 1)
             _column_sums(Do, db_out)
-        _backward_row_layer(L - 1, k, Xb, sizes, theta, grad, codes, layers, nb, Do, sums)
+        _backward_row_layer(L - 1, k, network, params, layers, nb, Do, sums)
         if L == 2:
             _first_layer_grad(k, Xb, sizes, grad, layers, nb)
-            _step_phase(k, swb, sizes, theta, grad, state, scalars, codes, acc)
+            _step_phase(k, swb, network, params, scalars, acc)
     else:  # layer i >= 1, from the whole delta of its outputs (both shares' columns)
         i = 2 * L - 1 - p
         D = layer_buffer(layers, sizes, i, nb, DELTAS)
-        _backward_row_layer(i, k, Xb, sizes, theta, grad, codes, layers, nb, D, sums)
+        _backward_row_layer(i, k, network, params, layers, nb, D, sums)
         if i == 1:
             _first_layer_grad(k, Xb, sizes, grad, layers, nb)
-            _step_phase(k, swb, sizes, theta, grad, state, scalars, codes, acc)
+            _step_phase(k, swb, network, params, scalars, acc)
 
 
 @jit(internal=True)
-def _step_phase(k, swb, sizes, theta, grad, state, scalars, codes, acc):
+def _step_phase(k, swb, network, params, scalars, acc):
     """Share ``k``'s gradient is complete: finish it and step its parameters."""
     sw_sum = weight_sum(swb)
-    acc[H.SQUARES + k] = _step_own(k, sizes, theta, grad, state, scalars, codes, sw_sum)
+    acc[H.SQUARES + k] = _step_own(k, network, params, scalars, sw_sum)
 
 
 @jit
-def helper(X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, ctl,
-           acc):  # fmt: skip
-    """Worker 1: share 1 of each phase it claims before worker 0 does."""
-    hyper, counts = scalars
+def helper(data, network, params, scalars, work, rng_state, losses, shared):
+    """Worker 1: share 1 of each phase it claims before worker 0 does. It takes
+    :func:`run_epochs`' arguments (it leaves ``rng_state`` and ``losses`` to worker 0)."""
+    _, counts = scalars
+    idx = data[3]
+    sizes = network[0]
+    ctl, acc = shared
     n = idx.shape[0]
     B = counts[BATCH_SIZE]
+    space = (work, H.workspace(sizes, B, params[0].shape[0]))
     phases = 2 * (sizes.shape[0] - 1) - 1
-    total = n_epochs * ((n + B - 1) // B) * phases
-    t = 0
+    total = losses.shape[0] * ((n + B - 1) // B) * phases
+    t = np.int64(0)  # not a literal, which would type a second copy of H.wait
     while t < total:
         if not H.wait(ctl, H.STEPPED, t + 1):
             return
         if not H.claim(ctl, H.CLAIMED, t):
             t = atomic_load(ctl, H.CLAIMED)  # worker 0 ran it (this worker started late)
             continue
-        _phase(t % phases, SHARE_1, t // phases, X, Y, sw, idx, sizes, theta, grad, state, scalars,
-               codes, work, acc)  # fmt: skip
+        _phase((t % phases, SHARE_1, t // phases), data, network, params, scalars, space, acc)
         atomic_store(ctl, H.DONE, t + 1)
         t += 1
 
 
 @jit
-def run_epochs(
-    X, Y, sw, idx, n_epochs, sizes, theta, grad, state, scalars, codes, work, rng_state, losses,
-    ctl, acc,
-):  # fmt: skip
-    """Run up to ``n_epochs`` epochs in one call; return how many ran. Same meaning as
-    :func:`fastnn.reference.run_epochs`, model-parallel (see the module's docstring).
+def run_epochs(data, network, params, scalars, work, rng_state, losses, shared):
+    """Run up to ``losses.shape[0]`` epochs in one call; return how many ran. Same
+    meaning as :func:`fastnn.reference.run_epochs`, model-parallel (see the module's
+    docstring).
 
     This is worker 0: share 0 of every phase, share 1 too unless worker 1
-    (:func:`helper`) claimed it, and every epoch's bookkeeping. ``ctl`` and ``acc`` are
-    the counters and sums it shares with worker 1 (:func:`.handover.counters`).
+    (:func:`helper`) claimed it, and every epoch's bookkeeping. ``shared = (ctl, acc)``
+    are the counters and sums it shares with worker 1 (:func:`.handover.counters`).
     """
     hyper, counts = scalars
+    X, Y, _, idx = data
+    sizes, codes = network
+    theta, _, state = params
+    ctl, acc = shared
     n = idx.shape[0]
     B = counts[BATCH_SIZE]
     per_epoch = (n + B - 1) // B
     phases = 2 * (sizes.shape[0] - 1) - 1
     n_out = Y.shape[1]
     slots = H.workspace(sizes, B, theta.shape[0])
+    space = (work, slots)
     H.start_epoch(idx, theta, state, scalars, rng_state)
     counts[BATCH_COUNT] += 1
-    for b in range(n_epochs * per_epoch):
+    for b in range(losses.shape[0] * per_epoch):
         step_scalars(scalars, codes)
         for p in range(phases):
             t = b * phases + p
             atomic_store(ctl, H.STEPPED, t + 1)
-            _phase(p, SHARE_0, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes,
-                   work, acc)  # fmt: skip
+            _phase((p, SHARE_0, b), data, network, params, scalars, space, acc)
             if H.claim(ctl, H.CLAIMED, t):
-                _phase(p, SHARE_1, b, X, Y, sw, idx, sizes, theta, grad, state, scalars, codes,
-                       work, acc)  # fmt: skip
+                _phase((p, SHARE_1, b), data, network, params, scalars, space, acc)
             elif not H.wait(ctl, H.DONE, t + 1):
                 return ctl[H.EPOCHS]  # halted: worker 1 failed (see fastnn._workers)
         _, nb = H.batch_rows(b, n, B)
@@ -387,8 +408,7 @@ def run_epochs(
         loss = mean_loss(acc[H.LOSS], sw_sum, n_out, codes[OUTPUT])
         squares = acc[H.SQUARES] + acc[H.SECOND_SQUARES]
         H.add_batch_loss(acc, loss, squares, hyper[ALPHA], sw_sum, nb)
-        if H.end_batch(b, n_epochs, per_epoch, idx, theta, state, scalars, rng_state, losses,
-                       ctl, acc):  # fmt: skip
+        if H.end_batch(b, per_epoch, idx, params, scalars, rng_state, losses, shared):
             atomic_store(ctl, H.HALT, 1)
             break
     return ctl[H.EPOCHS]
