@@ -46,8 +46,8 @@ STORE = _cache.Store(options={"fastmath": sorted(OPTIONS["fastmath"] or [])})
 # (the epoch kernel's helpers take a dozen arrays each) and is never used.
 INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
-# For the big helpers that one place calls (the epoch kernel's block, step and epoch
-# end; the forward and backward passes): inlined into the caller in Numba's own IR,
+# For the big helpers that one place calls (the epoch kernel's step and epoch end; the
+# forward and backward passes): inlined into the caller in Numba's own IR,
 # typed there, and never compiled on their own. Numba compiles every other function it
 # calls as a library of its own, optimises it at -O3 and generates its machine code, and
 # then does both again inside each caller for everything the library links in: the
