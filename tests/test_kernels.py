@@ -651,8 +651,8 @@ def epochs_scalars(solver, nesterov, sizes, rates, schedule, batch_size):
     scalars = make_scalars(solver, nesterov, n_weights=weight_count(sizes), rates=rates)
     hyper, counts = scalars
     counts[C.BATCH_SIZE] = batch_size
-    counts[C.SHUFFLE] = 1.0
-    counts[C.MONITOR] = 1.0
+    counts[C.SHUFFLE] = 1
+    counts[C.MONITOR] = 1
     hyper[C.BEST] = np.inf
     hyper[C.TOL] = 1e-4
     hyper[C.N_ITER_NO_CHANGE] = 10
