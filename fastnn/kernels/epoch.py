@@ -30,6 +30,7 @@ from fastnn._codes import ALPHA, BATCH_COUNT, BATCH_SIZE, OUTPUT
 from fastnn._jit import jit
 from fastnn.kernels import handover as H
 from fastnn.kernels.atomics import atomic_load, atomic_store
+from fastnn.kernels.borrow import borrow_args
 from fastnn.kernels.dense import (
     ACTIVATIONS,
     FIRST,
@@ -208,6 +209,9 @@ def helper(data, network, params, scalars, work, rng_state, losses, shared):
     """Worker 1: the second block of each batch it claims before worker 0 does, and
     then the second half of that batch's step if it claims that too. It takes
     :func:`run_epochs`' arguments (it leaves ``rng_state`` and ``losses`` to worker 0)."""
+    data, network, params, scalars, work, rng_state, losses, shared = borrow_args(
+        data, network, params, scalars, work, rng_state, losses, shared
+    )
     _, counts = scalars
     idx = data[3]
     sizes, _ = network
@@ -256,6 +260,9 @@ def run_epochs(data, network, params, scalars, work, rng_state, losses, shared):
     (:func:`.handover.counters`); :func:`fastnn.kernels.run_epochs` makes them for a
     call without worker 1.
     """
+    data, network, params, scalars, work, rng_state, losses, shared = borrow_args(
+        data, network, params, scalars, work, rng_state, losses, shared
+    )
     _, counts = scalars
     X, Y, _, idx = data
     sizes, _ = network

@@ -45,6 +45,7 @@ from fastnn._jit import jit
 from fastnn.kernels import handover as H
 from fastnn.kernels.activations import derivative_value, hidden_value, output_activate
 from fastnn.kernels.atomics import atomic_load, atomic_store
+from fastnn.kernels.borrow import borrow_args
 from fastnn.kernels.dense import (
     ACTIVATIONS,
     DELTAS,
@@ -347,6 +348,9 @@ def _step_phase(k, swb, network, params, scalars, acc):
 def helper(data, network, params, scalars, work, rng_state, losses, shared):
     """Worker 1: share 1 of each phase it claims before worker 0 does. It takes
     :func:`run_epochs`' arguments (it leaves ``rng_state`` and ``losses`` to worker 0)."""
+    data, network, params, scalars, work, rng_state, losses, shared = borrow_args(
+        data, network, params, scalars, work, rng_state, losses, shared
+    )
     _, counts = scalars
     idx = data[3]
     sizes = network[0]
@@ -378,6 +382,9 @@ def run_epochs(data, network, params, scalars, work, rng_state, losses, shared):
     (:func:`helper`) claimed it, and every epoch's bookkeeping. ``shared = (ctl, acc)``
     are the counters and sums it shares with worker 1 (:func:`.handover.counters`).
     """
+    data, network, params, scalars, work, rng_state, losses, shared = borrow_args(
+        data, network, params, scalars, work, rng_state, losses, shared
+    )
     hyper, counts = scalars
     X, Y, _, idx = data
     sizes, codes = network

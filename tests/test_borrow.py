@@ -1,0 +1,85 @@
+"""Borrowed views (``fastnn/kernels/borrow.py``): the same data, shape and strides as
+the array, without a reference count, and so are the views made from them."""
+
+import numba
+import numpy as np
+import pytest
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from fastnn.kernels.borrow import borrow, borrow_args
+
+pytestmark = pytest.mark.skipif(
+    numba.config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: kernels run as Python, nothing counted"
+)
+
+
+@intrinsic
+def _counted(typingctx, arr):
+    """Whether compiled code counts references to ``arr`` (its meminfo is not null)."""
+
+    def codegen(context, builder, signature, args):
+        meminfo = context.make_array(arr)(context, builder, value=args[0]).meminfo
+        return builder.not_(cgutils.is_null(builder, meminfo))
+
+    return types.boolean(arr), codegen
+
+
+@numba.njit
+def _probe(A):
+    """Counted: the argument, its borrow, a view of the borrow; and the borrow's view
+    written through, then read back in the argument."""
+    B = borrow(A)
+    V = B[1:, ::2]
+    V[0, 0] = -1.0
+    return _counted(A), _counted(B), _counted(V), A[1, 0]
+
+
+@numba.njit
+def _shape_strides(A):
+    B = borrow(A)
+    return B.shape, B.strides, B.ctypes.data == A.ctypes.data, B.sum() == A.sum()
+
+
+def test_borrowed_view_has_no_count_and_the_same_data():
+    A = np.arange(12.0).reshape(3, 4)
+    counted_arg, counted_borrow, counted_view, written = _probe(A)
+    assert counted_arg and not counted_borrow and not counted_view
+    assert written == -1.0 and A[1, 0] == -1.0
+
+
+@pytest.mark.parametrize("view", [lambda A: A, lambda A: A[:, 1::2], lambda A: A.T])
+def test_borrow_keeps_shape_strides_and_data(view):
+    A = view(np.arange(24.0).reshape(4, 6))
+    shape, strides, same_data, same_sum = _shape_strides(A)
+    assert shape == A.shape and strides == A.strides and same_data and same_sum
+
+
+@numba.njit
+def _all_borrowed(data, network, params, scalars, work, rng_state, losses, shared):
+    """How many of the epoch kernel's arguments are still counted once borrowed."""
+    data, network, params, scalars, work, rng_state, losses, shared = borrow_args(
+        data, network, params, scalars, work, rng_state, losses, shared
+    )
+    (X, Y, sw, idx), (sizes, codes), (theta, grad, state), (hyper, counts) = (
+        data,
+        network,
+        params,
+        scalars,
+    )
+    ctl, acc = shared
+    counted = (
+        _counted(X), _counted(Y), _counted(sw), _counted(idx), _counted(sizes),
+        _counted(codes), _counted(theta), _counted(grad), _counted(state), _counted(hyper),
+        _counted(counts), _counted(work), _counted(rng_state), _counted(losses),
+        _counted(ctl), _counted(acc),
+    )  # fmt: skip
+    return np.array(counted).sum()
+
+
+def test_borrow_args_borrows_every_array():
+    f, i = np.zeros(3), np.zeros(3, dtype=np.int64)
+    X, Y = np.zeros((2, 2)), np.zeros((2, 1))
+    args = ((X, Y, f, i), (i, i), (f, f, f), (f, i), f, np.zeros(625, np.uint32), f, (i, f))
+    assert _all_borrowed(*args) == 0
