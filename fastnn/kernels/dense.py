@@ -24,6 +24,7 @@ from fastnn.kernels.activations import (
     output_activate,
 )
 from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, penalty, weight_sum
+from fastnn.kernels.views import matrix
 
 SMALL_PRODUCT = 512
 # Back-propagating a block's delta through a layer (``delta @ W.T``) ran at about half
@@ -129,8 +130,8 @@ def backpropagate(delta, W, delta_prev, scratch):
     rows, fan_out = delta.shape
     fan_in = W.shape[0]
     if transposed_pays(rows, fan_in, fan_out) and scratch.shape[0] >= (fan_in + fan_out) * rows:
-        DT = scratch[: fan_out * rows].reshape((fan_out, rows))
-        PT = scratch[fan_out * rows : (fan_in + fan_out) * rows].reshape((fan_in, rows))
+        DT = matrix(scratch, fan_out, rows)
+        PT = matrix(scratch[fan_out * rows :], fan_in, rows)
         for r in range(rows):
             for c in range(fan_out):
                 DT[c, r] = delta[r, c]
@@ -169,7 +170,7 @@ def layer_params(theta, sizes, i):
     """Views ``(W, b)`` of layer ``i`` inside the flat vector ``theta``."""
     W_start, b_start = layer_offsets(sizes, i)
     fan_in, fan_out = sizes[i], sizes[i + 1]
-    W = theta[W_start : W_start + fan_in * fan_out].reshape((fan_in, fan_out))
+    W = matrix(theta[W_start:], fan_in, fan_out)
     b = theta[b_start : b_start + fan_out]
     return W, b
 
@@ -181,7 +182,7 @@ def layer_buffer(work, sizes, i, nb, which):
     (:func:`fastnn.layout.layer_start`)."""
     start = layer_start(sizes, work.shape[0], i, which)
     units = sizes[i + 1]
-    return work[start : start + nb * units].reshape((nb, units))
+    return matrix(work[start:], nb, units)
 
 
 @jit(inline=True)

@@ -30,7 +30,6 @@ from fastnn._codes import ALPHA, BATCH_COUNT, BATCH_SIZE, OUTPUT
 from fastnn._jit import jit
 from fastnn.kernels import handover as H
 from fastnn.kernels.atomics import atomic_load, atomic_store
-from fastnn.kernels.borrow import borrow_args
 from fastnn.kernels.dense import (
     ACTIVATIONS,
     FIRST,
@@ -43,6 +42,7 @@ from fastnn.kernels.dense import (
 )
 from fastnn.kernels.losses import loss_sum, mean_loss, weight_sum
 from fastnn.kernels.optim import optimizer_step, step_range, step_scalars
+from fastnn.kernels.views import borrow_args
 from fastnn.layout import GRADIENT_2, LAYERS, ROW_SCRATCH
 
 # A batch is split in two blocks of rows when each block has at least PART_MIN_ROWS

@@ -25,6 +25,7 @@ from fastnn._codes import BATCH_COUNT, CONVERGED, DIVERGED, MONITOR, SEEN, SHUFF
 from fastnn._jit import jit
 from fastnn.kernels.atomics import atomic_cas, atomic_load, relax
 from fastnn.kernels.rng import shuffle
+from fastnn.kernels.views import matrix
 
 # Slots of the ``ctl`` counters. In the row scheme (:mod:`.epoch`): batches whose
 # second block is CLAIMED, and whose second block worker 1 has DONE; batches released
@@ -109,8 +110,8 @@ def batch_views(work, slots, nb, n_in, n_out):
     starts, _ = slots
     X_start, Y_start = starts[layout.X_BATCH], starts[layout.Y_BATCH]
     sw_start = starts[layout.SW_BATCH]
-    Xb = work[X_start : X_start + nb * n_in].reshape((nb, n_in))
-    Yb = work[Y_start : Y_start + nb * n_out].reshape((nb, n_out))
+    Xb = matrix(work[X_start:], nb, n_in)
+    Yb = matrix(work[Y_start:], nb, n_out)
     return Xb, Yb, work[sw_start : sw_start + nb]
 
 

@@ -45,7 +45,6 @@ from fastnn._jit import jit
 from fastnn.kernels import handover as H
 from fastnn.kernels.activations import derivative_value, hidden_value, output_activate
 from fastnn.kernels.atomics import atomic_load, atomic_store
-from fastnn.kernels.borrow import borrow_args
 from fastnn.kernels.dense import (
     ACTIVATIONS,
     DELTAS,
@@ -62,6 +61,7 @@ from fastnn.kernels.dense import (
 from fastnn.kernels.gemm import gemm
 from fastnn.kernels.losses import loss_sum, mean_loss, output_delta, weight_sum
 from fastnn.kernels.optim import step_range, step_scalars
+from fastnn.kernels.views import borrow_args, matrix
 from fastnn.layout import LAYERS, OUTPUT_1, OUTPUT_DELTA_1, PARTIALS, SUMS_0, SUMS_1
 
 SHARE_0, SHARE_1 = np.int64(0), np.int64(1)  # int64, not literals (see .dense)
@@ -167,7 +167,7 @@ def _partial(room, layer, k, nb, cols):
     one's."""
     partials, B, widest = room
     start = partial_start(layer, k, B, widest)
-    return partials[start : start + nb * cols].reshape((nb, cols))
+    return matrix(partials[start:], nb, cols)
 
 
 @jit(internal=True)
@@ -179,8 +179,8 @@ def _output_buffers(work, slots, layers, sizes, k, nb):
     if k == 0:
         return (layer_buffer(layers, sizes, L - 1, nb, ACTIVATIONS),
                 layer_buffer(layers, sizes, L - 1, nb, DELTAS))  # fmt: skip
-    Z = H.slot(work, slots, OUTPUT_1)[: nb * n_out].reshape((nb, n_out))
-    D = H.slot(work, slots, OUTPUT_DELTA_1)[: nb * n_out].reshape((nb, n_out))
+    Z = matrix(H.slot(work, slots, OUTPUT_1), nb, n_out)
+    D = matrix(H.slot(work, slots, OUTPUT_DELTA_1), nb, n_out)
     return Z, D
 
 

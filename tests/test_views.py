@@ -1,5 +1,6 @@
-"""Borrowed views (``fastnn/kernels/borrow.py``): the same data, shape and strides as
-the array, without a reference count, and so are the views made from them."""
+"""The kernels' views (``fastnn/kernels/views.py``): borrowed ones have the same data,
+shape and strides as the array but no reference count, nor have the views made from
+them; :func:`matrix` is the reshaped run of a vector, and refuses a short one."""
 
 import numba
 import numpy as np
@@ -8,7 +9,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from fastnn.kernels.borrow import borrow, borrow_args
+from fastnn.kernels.views import borrow, borrow_args, matrix
 
 pytestmark = pytest.mark.skipif(
     numba.config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: kernels run as Python, nothing counted"
@@ -83,3 +84,28 @@ def test_borrow_args_borrows_every_array():
     X, Y = np.zeros((2, 2)), np.zeros((2, 1))
     args = ((X, Y, f, i), (i, i), (f, f, f), (f, i), f, np.zeros(625, np.uint32), f, (i, f))
     assert _all_borrowed(*args) == 0
+
+
+@numba.njit
+def _matrix_of(vector, start, rows, cols):
+    M = matrix(vector[start:], rows, cols)
+    M[0, 0] = -M[0, 0]  # writes through
+    return M.copy(), M.strides, _counted(matrix(borrow(vector), rows, cols))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("start", "rows", "cols"), [(0, 3, 4), (5, 2, 3), (1, 1, 1), (2, 0, 4)])
+def test_matrix_is_the_reshaped_run(dtype, start, rows, cols):
+    vector = np.arange(1.0, 21.0, dtype=dtype)
+    expected = vector[start : start + rows * cols].reshape((rows, cols)).copy()
+    M, strides, counted = _matrix_of(vector, start, rows, cols)
+    if rows * cols:
+        expected[0, 0] = -expected[0, 0]
+        assert vector[start] == expected[0, 0]
+    np.testing.assert_array_equal(M, expected)
+    assert strides == (cols * vector.itemsize, vector.itemsize) and not counted
+
+
+def test_matrix_refuses_a_short_vector():
+    with pytest.raises(ValueError, match="shorter than rows"):
+        _matrix_of(np.zeros(10), 4, 2, 4)
