@@ -206,7 +206,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y = column_or_1d(y, warn=True)
         y = labels.label_array(y, type(self).__name__)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = labels.label_binarizer(y, type(self).__name__)
+            self._label_binarizer = labels.label_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
         else:
             labels.check_known_classes(y, self.classes_, warm_start=self.warm_start)
@@ -300,9 +300,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             classes = labels.label_array(classes, type(self).__name__)
         if labels.first_partial_fit_call(self, classes):
             multilabel = type_of_target(y).startswith("multilabel")
-            self._label_binarizer = labels.label_binarizer(
-                y if multilabel else classes, type(self).__name__
-            )
+            self._label_binarizer = labels.label_binarizer(y if multilabel else classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict_proba(self, X):

@@ -50,8 +50,11 @@ def label_array(labels, owner):
     return np.asarray(labels.tolist()) if kinds == {"numbers"} else labels
 
 
-def label_binarizer(labels, owner):
-    """A ``LabelBinarizer`` fitted to the class labels; at least two classes.
+def label_binarizer(labels):
+    """A ``LabelBinarizer`` fitted to the class labels.
+
+    One class is fitted as scikit-learn's MLP fits it: a single output unit whose target
+    is 0 for every sample, and ``predict`` always returns that class.
 
     1-D labels are fitted through their distinct values: the same target type and
     classes (``type_of_target`` of a 1-D array depends only on its distinct values), in
@@ -65,8 +68,6 @@ def label_binarizer(labels, owner):
     ----------
     labels : ndarray
         The class labels (1-D), or a label-indicator matrix (2-D).
-    owner : str
-        The estimator's class name, for the error message.
 
     Returns
     -------
@@ -76,7 +77,7 @@ def label_binarizer(labels, owner):
     Raises
     ------
     ValueError
-        If the labels hold fewer than two classes, or are not class labels.
+        If the labels are not class labels.
     """
     labels = np.asarray(labels)
     if labels.ndim == 1 and labels.dtype.kind in "iu" and labels.size:
@@ -90,11 +91,6 @@ def label_binarizer(labels, owner):
             binarizer = LabelBinarizer().fit(np.unique(labels) if labels.ndim == 1 else labels)
         except (TypeError, ValueError):
             binarizer = LabelBinarizer().fit(labels)
-    if binarizer.y_type_ != "multilabel-indicator" and len(binarizer.classes_) < 2:
-        raise ValueError(
-            f"{owner} needs samples of at least 2 classes in the data, but the data contains "
-            f"only one class: {binarizer.classes_.tolist()[0]!r}."
-        )
     return binarizer
 
 
@@ -186,6 +182,8 @@ def one_hot(binarizer, y):
     """
     classes = binarizer.classes_
     if binarizer.y_type_ == "binary" and np.ndim(y) == 1:
+        if len(classes) == 1:  # scikit-learn's target for one class: 0 everywhere
+            return np.zeros((len(y), 1), dtype=bool)
         return (y == classes[1]).reshape(-1, 1)
     if binarizer.y_type_ == "multiclass" and np.ndim(y) == 1:
         return y[:, None] == classes[None, :]

@@ -159,22 +159,41 @@ def test_regressor_refuses_string_targets():
 # --- Class labels ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize(
-    ("labels", "shown"),
-    [(np.zeros(20, dtype=int), "0"), (np.full(20, "spam"), "'spam'")],
-    ids=["int", "str"],
+    "settings",
+    [{}, {"early_stopping": True}, {"solver": "sgd"}, {"solver": "lbfgs"}],
+    ids=["adam", "early-stopping", "sgd", "lbfgs"],
 )
-def test_a_single_class_is_refused(labels, shown):
-    # scikit-learn's MLP fits and then always predicts that class; fastnn says why the
-    # data cannot train a classifier (as scikit-learn's LogisticRegression does).
-    message = f"needs samples of at least 2 classes in the data, but the data contains only one class: {shown}"  # noqa: E501
-    with pytest.raises(ValueError, match=message):
-        MLPClassifier(**QUICK).fit(X, labels)
+@pytest.mark.parametrize("labels", [np.full(20, 7), np.full(20, "spam")], ids=["int", "str"])
+def test_a_single_class_is_fitted_as_scikit_learn_does(labels, settings, backend):
+    # scikit-learn's MLP fits one class (one output unit whose target is 0 everywhere)
+    # and then always predicts it: a cross-validation fold or an early-stopping split
+    # of one class must not fail under fastnn only.
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    params = {**QUICK, "max_iter": 10, **settings}
+    expected = SkMLPClassifier(**params).fit(X, labels)
+    model = MLPClassifier(**params, backend=backend).fit(X, labels)
+    assert_array_equal(model.classes_, expected.classes_)
+    assert model.n_outputs_ == expected.n_outputs_ == 1
+    assert_array_equal(model.predict(X), expected.predict(X))
+    assert_array_equal(model.predict(X), labels)
+    np.testing.assert_allclose(model.predict_proba(X), expected.predict_proba(X), atol=1e-12)
+    if settings.get("solver") != "lbfgs":
+        np.testing.assert_allclose(model.loss_curve_, expected.loss_curve_, rtol=1e-12)
+    assert model.score(X, labels) == 1.0
 
 
-def test_a_single_class_is_refused_by_partial_fit():
-    with pytest.raises(ValueError, match="only one class: 1"):
-        MLPClassifier(**QUICK).partial_fit(X, np.ones(20, dtype=int), classes=[1])
+def test_a_single_class_partial_fit_is_scikit_learns():
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    y = np.ones(20, dtype=int)
+    expected = SkMLPClassifier(**QUICK).partial_fit(X, y, classes=[1])
+    model = MLPClassifier(**QUICK).partial_fit(X, y, classes=[1])
+    assert_array_equal(model.classes_, [1])
+    np.testing.assert_allclose(model.loss_curve_, expected.loss_curve_, rtol=1e-12)
+    assert_array_equal(model.predict(X), y)
 
 
 def test_partial_fit_batch_of_one_class_is_fine():
@@ -489,11 +508,7 @@ def test_the_binarizer_is_fitted_as_on_all_labels(y):
     from fastnn.labels import label_binarizer
 
     expected = LabelBinarizer().fit(y)
-    if len(expected.classes_) < 2:  # refused, with the one class named
-        with pytest.raises(ValueError, match="only one class"):
-            label_binarizer(y, "MLPClassifier")
-        return
-    got = label_binarizer(y, "MLPClassifier")
+    got = label_binarizer(y)
     assert got.y_type_ == expected.y_type_
     assert got.sparse_input_ == expected.sparse_input_
     np.testing.assert_array_equal(got.classes_, expected.classes_)
@@ -513,4 +528,4 @@ def test_continuous_labels_are_refused_as_by_the_binarizer():
     with pytest.raises(ValueError) as expected:
         LabelBinarizer().fit(y)
     with pytest.raises(ValueError, match=re.escape(str(expected.value))):
-        label_binarizer(y, "MLPClassifier")
+        label_binarizer(y)
