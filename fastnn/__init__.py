@@ -2,6 +2,7 @@
 
 from fastnn._version import __version__
 from fastnn._warmup import warmup
+from fastnn.convert import from_sklearn, to_sklearn
 from fastnn.engine import DivergenceWarning
 from fastnn.estimators import MLPClassifier, MLPRegressor
 from fastnn.io import load, save
@@ -11,7 +12,9 @@ __all__ = [
     "MLPClassifier",
     "MLPRegressor",
     "__version__",
+    "from_sklearn",
     "load",
     "save",
+    "to_sklearn",
     "warmup",
 ]
