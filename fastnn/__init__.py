@@ -6,6 +6,7 @@ from fastnn.convert import from_sklearn, to_sklearn
 from fastnn.engine import DivergenceWarning
 from fastnn.estimators import MLPClassifier, MLPRegressor
 from fastnn.io import load, save
+from fastnn.onnx_export import register_on_import
 
 __all__ = [
     "DivergenceWarning",
@@ -18,3 +19,6 @@ __all__ = [
     "to_sklearn",
     "warmup",
 ]
+
+# skl2onnx.to_onnx converts fastnn models once skl2onnx is imported (fastnn/onnx_export.py).
+register_on_import()
