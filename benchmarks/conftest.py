@@ -74,11 +74,13 @@ FLOPS = {}
 # "cold" / "warm" / "fresh-install" -> seconds beyond importing numpy, numba and
 # scikit-learn
 COMPILE = {}
+# (case, implementation) -> seconds per predict_proba call (best round)
+PREDICT = {}
 
 
 @pytest.fixture
 def results():
-    return RESULTS, FLOPS, COMPILE
+    return RESULTS, FLOPS, COMPILE, PREDICT
 
 
 def _ratio(a, b):
@@ -96,7 +98,7 @@ def _vs_numpy(numba, engine, plain):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not (RESULTS or COMPILE):
+    if not (RESULTS or COMPILE or PREDICT):
         return
     write = terminalreporter.write_line
     write("")
@@ -140,3 +142,10 @@ def pytest_terminal_summary(terminalreporter):
         what = "after a fresh install" if kind == "fresh-install" else f"{kind} Numba cache"
         write(f"first fit in a new process, {what}: {seconds:.2f} s beyond "
               "importing numpy, numba and scikit-learn (the faster of two)")  # fmt: skip
+    for case in ("one-row", "100k-rows"):
+        ours, theirs = PREDICT.get((case, "fastnn")), PREDICT.get((case, "sklearn"))
+        if ours and theirs:
+            unit, scale = ("us", 1e6) if theirs < 1e-3 else ("ms", 1e3)
+            write(f"predict_proba, {case}, 20-64-64-2 float64: fastnn {ours * scale:.1f} "
+                  f"{unit}, scikit-learn {theirs * scale:.1f} {unit} "
+                  f"({theirs / ours:.1f}x)")  # fmt: skip

@@ -66,7 +66,7 @@ def _rounds(benchmark, fit):
 @pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
 @pytest.mark.parametrize("workload", list(WORKLOADS))
 def test_fit(benchmark, results, workload, impl):
-    RESULTS, FLOPS, _ = results
+    RESULTS, FLOPS, _, _ = results
     X, y = load(WORKLOADS[workload][0])
     epochs = _epochs(workload, impl)
     p = params(workload, epochs)
@@ -149,7 +149,7 @@ def test_compile_latency(benchmark, results, cache):
     """The first fit in a new process, with an empty and with a filled Numba cache, and
     after a fresh install (whose build compiled the kernels), beyond the time to import
     numpy, numba and scikit-learn alone."""
-    _, _, COMPILE = results
+    _, _, COMPILE, _ = results
     if benchmark.disabled:  # untimed smoke run (plain `pytest`, --benchmark-disable)
         if cache == "cold":
             pytest.skip(

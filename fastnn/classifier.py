@@ -317,10 +317,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             Class probabilities, in the order of ``classes_``.
         """
         out = self._forward(X)
-        if self.n_outputs_ == 1:
-            out = out.ravel()
-        if out.ndim == 1:
-            return np.vstack([1 - out, out]).T
+        if self.n_outputs_ == 1:  # the probability of the second class
+            return np.concatenate((1 - out, out), axis=1)
         return out
 
     def predict_log_proba(self, X):

@@ -47,7 +47,7 @@ def unpack(theta, sizes):
 
 def pack(coefs, intercepts, dtype):
     """One new flat vector holding copies of the given weights and biases."""
-    return np.concatenate([np.ravel(p) for p in [*coefs, *intercepts]]).astype(dtype)
+    return np.concatenate([np.ravel(p) for p in [*coefs, *intercepts]], dtype=dtype)
 
 
 def aligned_zeros(length, dtype, alignment=64):

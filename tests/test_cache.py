@@ -178,7 +178,7 @@ def test_the_build_covers_both_dtypes_and_every_kernel(built):
     assert manifest["dtypes"] == ["float64", "float32"]
     names = {path.split("-")[0] for path in manifest["files"]}
     for kernel in ("epoch.run_epochs", "epoch.helper", "epoch.batch_parts", "split.run_epochs",
-                   "split.helper", "dense.predict", "dense.batch_loss_grad"):  # fmt: skip
+                   "split.helper", "dense.predict_rows", "dense.batch_loss_grad"):  # fmt: skip
         assert f"kernels/{kernel}" in names
 
 
@@ -310,7 +310,7 @@ def test_a_missing_or_corrupt_file_is_never_loaded(
     if spoil is _garble_manifest:
         assert got["shipped"].startswith("not used: unreadable manifest")
     else:
-        assert _origins(got, "predict") == {"shipped"}
+        assert _origins(got, "predict_rows") == {"shipped"}
     assert got["results"]["xor"] == expected["xor"]
 
 
