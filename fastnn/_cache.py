@@ -36,7 +36,6 @@ import json
 import os
 import pathlib
 import sys
-import time
 import warnings
 
 import llvmlite
@@ -374,45 +373,3 @@ class KernelCache(caching.FunctionCache):
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def describe(store):
-    """Where this process's compiled kernels come from, for ``fastnn info``.
-
-    Returns
-    -------
-    dict of str to str
-    """
-    from numba.core.registry import cpu_target
-
-    usable, reason, manifest = store.shipped(cpu_target.target_context.codegen())
-    shipped = reason
-    if manifest is not None:
-        built = manifest.get("built", 0)
-        shipped = (
-            f"{reason}; {len(manifest['files'])} files in {store.shipped_dir}, built {_when(built)}"
-        )
-    user = store.user_dir
-    files = [p for p in pathlib.Path(user).rglob("*.nbc")] if os.path.isdir(user) else []
-    if files:
-        newest = max(p.stat().st_mtime for p in files)
-        user += f" ({len(files)} kernels, newest written {_when(newest)})"
-    else:
-        user += " (empty)"
-    if store.unsaved:
-        user += f"; cannot save: {store.unsaved}"
-    this = ", ".join(f"{n} loaded from {k}" for k, n in sorted(store.loaded.items()))
-    return {
-        "shipped kernels": shipped,
-        "kernel cache": user,
-        "kernels this process": (f"{this or 'none loaded'}; {len(store.compiled)} compiled now"),
-    }
-
-
-def _when(seconds):
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
-    age = max(0.0, time.time() - seconds)
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if age >= size:
-            return f"{stamp}, {age / size:.0f} {unit} ago"
-    return f"{stamp}, {age:.0f} seconds ago"

@@ -5,7 +5,9 @@ below, and a submodule of that name would clash with it.
 """
 
 import os
+import pathlib
 import platform
+import time
 
 import numpy as np
 
@@ -34,7 +36,7 @@ def info():
     import sklearn
 
     import fastnn
-    from fastnn import _cache, _jit
+    from fastnn import _jit
 
     return {
         "fastnn": f"{fastnn.__version__} ({os.path.dirname(fastnn.__file__)})",
@@ -47,7 +49,7 @@ def info():
         "cores": _cores(),
         "numba threads": str(numba.config.NUMBA_NUM_THREADS),
         "numba threading layer": _threading_layer(numba),
-        **_cache.describe(_jit.STORE),
+        **kernel_sources(_jit.STORE),
         "fastmath": "on" if _jit.OPTIONS["fastmath"] else "off (FASTNN_FASTMATH=1 turns it on)",
         "blas": _blas(),
     }
@@ -104,3 +106,45 @@ def _threading_layer(numba):
         f"not started yet (requested: {numba.config.THREADING_LAYER}; "
         f"available: {', '.join(available) or 'none'})"
     )
+
+
+def kernel_sources(store):
+    """Where this process's compiled kernels come from, for ``fastnn info``.
+
+    Returns
+    -------
+    dict of str to str
+    """
+    from numba.core.registry import cpu_target
+
+    usable, reason, manifest = store.shipped(cpu_target.target_context.codegen())
+    shipped = reason
+    if manifest is not None:
+        built = manifest.get("built", 0)
+        shipped = (
+            f"{reason}; {len(manifest['files'])} files in {store.shipped_dir}, built {_when(built)}"
+        )
+    user = store.user_dir
+    files = [p for p in pathlib.Path(user).rglob("*.nbc")] if os.path.isdir(user) else []
+    if files:
+        newest = max(p.stat().st_mtime for p in files)
+        user += f" ({len(files)} kernels, newest written {_when(newest)})"
+    else:
+        user += " (empty)"
+    if store.unsaved:
+        user += f"; cannot save: {store.unsaved}"
+    this = ", ".join(f"{n} loaded from {k}" for k, n in sorted(store.loaded.items()))
+    return {
+        "shipped kernels": shipped,
+        "kernel cache": user,
+        "kernels this process": (f"{this or 'none loaded'}; {len(store.compiled)} compiled now"),
+    }
+
+
+def _when(seconds):
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+    age = max(0.0, time.time() - seconds)
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if age >= size:
+            return f"{stamp}, {age / size:.0f} {unit} ago"
+    return f"{stamp}, {age:.0f} seconds ago"

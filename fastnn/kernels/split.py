@@ -43,8 +43,14 @@ from fastnn import layout
 from fastnn._codes import ALPHA, BATCH_COUNT, BATCH_SIZE, HIDDEN, OUTPUT
 from fastnn._jit import jit
 from fastnn.kernels import handover as H
-from fastnn.kernels.activations import derivative_value, hidden_value, output_activate
+from fastnn.kernels.activations import output_activate
 from fastnn.kernels.atomics import atomic_load, atomic_store
+from fastnn.kernels.columns import (
+    activate_columns,
+    column_sums,
+    derive_columns,
+    sum_activate_columns,
+)
 from fastnn.kernels.dense import (
     ACTIVATIONS,
     DELTAS,
@@ -89,73 +95,6 @@ def mm(A, B, C):
         gemm(A, B, C, 0.0)
     else:
         matmul_loops(A, B, C)
-
-
-# Elementwise passes over a block of columns go row by row, each row a contiguous slice
-# indexed from 0: over a strided view (a stride LLVM cannot know), or from a run-time
-# column offset (an index that might be negative, so Numba wraps it), the loops do not
-# vectorise (measured: 70 instead of 8 us per 128 x 256 block of float32).
-
-
-@jit(internal=True)
-def _activate_row(z, b, code):
-    for j in range(z.shape[0]):
-        z[j] = hidden_value(z[j] + b[j], code)
-
-
-@jit(internal=True)
-def _activate_columns(Z, b, c0, c1, code):
-    """``Z[:, c0:c1] = f(Z + b)`` there, in one pass."""
-    for r in range(Z.shape[0]):
-        _activate_row(Z[r, c0:c1], b[c0:c1], code)
-
-
-@jit(internal=True)
-def _sum_activate_row(p_0, p_1, b, a, code):
-    for j in range(a.shape[0]):
-        a[j] = hidden_value(p_0[j] + p_1[j] + b[j], code)
-
-
-@jit(internal=True)
-def _sum_activate_columns(P_0, P_1, b, A, c0, c1, code):
-    """``A[:, c0:c1] = f(P_0 + P_1 + b)`` there, in one pass."""
-    for r in range(A.shape[0]):
-        _sum_activate_row(P_0[r, c0:c1], P_1[r, c0:c1], b[c0:c1], A[r, c0:c1], code)
-
-
-@jit(internal=True)
-def _derive_row(a, d, sums, code):
-    for j in range(a.shape[0]):
-        v = derivative_value(a[j], d[j], code)
-        d[j] = v
-        sums[j] += v
-
-
-@jit(internal=True)
-def _derive_columns(A, delta, db, c0, c1, code, sums):
-    """``delta[:, c0:c1] *= f'`` (from ``A``) and ``db[c0:c1]`` = its column sums, row
-    by row (the order :mod:`.dense` adds in), in one pass. The sums build up in this
-    share's ``sums`` and are copied to ``db`` at the end: the two shares' parts of
-    ``db`` may share a cache line, which would bounce between the cores on every row."""
-    m = c1 - c0
-    own = sums[:m]
-    for c in range(m):
-        own[c] = 0
-    for r in range(A.shape[0]):
-        _derive_row(A[r, c0:c1], delta[r, c0:c1], own, code)
-    d = db[c0:c1]
-    for c in range(m):
-        d[c] = own[c]
-
-
-@jit(internal=True)
-def _column_sums(delta, db):
-    """``db = delta.sum(axis=0)``, row by row (the order :mod:`.dense` adds in)."""
-    for c in range(db.shape[0]):
-        db[c] = 0
-    for r in range(delta.shape[0]):
-        for c in range(db.shape[0]):
-            db[c] += delta[r, c]
 
 
 @jit(internal=True)
@@ -267,7 +206,7 @@ def _backward_row_layer(i, k, network, params, layers, nb, D, sums):
     delta = layer_buffer(layers, sizes, i - 1, nb, DELTAS)
     mm(D, W[u0:u1, :].T, delta[:, u0:u1])
     _, db = layer_params(grad, sizes, i - 1)
-    _derive_columns(A, delta, db, u0, u1, codes[HIDDEN], sums)
+    derive_columns(A, delta, db, u0, u1, codes[HIDDEN], sums)
 
 
 @jit(internal=True)
@@ -300,7 +239,7 @@ def _phase(share, data, network, params, scalars, space, acc):
         W, b_ = layer_params(theta, sizes, 0)
         A = layer_buffer(layers, sizes, 0, nb, ACTIVATIONS)
         mm(Xb, W[:, u0:u1], A[:, u0:u1])
-        _activate_columns(A, b_, u0, u1, codes[HIDDEN])
+        activate_columns(A, b_, u0, u1, codes[HIDDEN])
         _forward_part(1, k, A[:, u0:u1], sizes, theta, room, nb)
     elif p < L:  # hidden layer p - 1 >= 1: own units from the two parts; the next part
         i = p - 1
@@ -309,7 +248,7 @@ def _phase(share, data, network, params, scalars, space, acc):
         P_1 = _partial(room, i, SHARE_1, nb, sizes[i + 1])
         A = layer_buffer(layers, sizes, i, nb, ACTIVATIONS)
         _, b_ = layer_params(theta, sizes, i)
-        _sum_activate_columns(P_0, P_1, b_, A, u0, u1, codes[HIDDEN])
+        sum_activate_columns(P_0, P_1, b_, A, u0, u1, codes[HIDDEN])
         _forward_part(i + 1, k, A[:, u0:u1], sizes, theta, room, nb)
     elif p == L:  # the output layer (each share for itself), then its backward pass
         P_0 = _partial(room, L - 1, SHARE_0, nb, n_out)
@@ -323,7 +262,7 @@ def _phase(share, data, network, params, scalars, space, acc):
         if k == 0:
             acc[H.LOSS] = loss_sum(Zo, Yb, swb, codes[OUTPUT])
             _, db_out = layer_params(grad, sizes, L - 1)
-            _column_sums(Do, db_out)
+            column_sums(Do, db_out)
         _backward_row_layer(L - 1, k, network, params, layers, nb, Do, sums)
         if L == 2:
             _first_layer_grad(k, Xb, sizes, grad, layers, nb)
