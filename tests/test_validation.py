@@ -151,6 +151,15 @@ def test_predict_before_fit(estimator):
         estimator().predict(X)
 
 
+def test_regressor_takes_numeric_string_targets_as_numbers():
+    # scikit-learn's regressor fails inside its loss on them (a UFuncTypeError);
+    # fastnn converts them as it converts X (a deliberate difference, README).
+    y = np.linspace(0, 1, 20)
+    as_text = MLPRegressor(**QUICK).fit(X, y.astype(str))
+    as_numbers = MLPRegressor(**QUICK).fit(X, y.astype(str).astype(float))
+    assert_array_equal(as_text.predict(X), as_numbers.predict(X))
+
+
 def test_regressor_refuses_string_targets():
     with pytest.raises(ValueError, match="could not convert string to float"):
         MLPRegressor(**QUICK).fit(X, np.array(["a", "b"])[y])
