@@ -196,7 +196,7 @@ class BaseMLP(BaseEstimator):
             and X.ndim == 2
             and X.dtype == coefs[0].dtype
             and X.shape[0] > 0
-            and X.shape[1] == self.n_features_in_
+            and X.shape[1] == getattr(self, "n_features_in_", None)
             and X.flags.c_contiguous
             and not hasattr(self, "feature_names_in_")
             and np.isfinite(X).all()

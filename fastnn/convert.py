@@ -17,13 +17,14 @@ import warnings
 from copy import deepcopy
 
 import numpy as np
+import sklearn
 from sklearn.base import is_classifier
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from fastnn import labels
 from fastnn.estimators import MLPClassifier, MLPRegressor
-from fastnn.layout import pack
+from fastnn.layout import pack, unpack
 
 # The values of scikit-learn's parameters that scikit-learn accepts, where fastnn
 # accepts more. A hidden activation outside this set changes the predictions: it is
@@ -34,9 +35,12 @@ SKLEARN_OPTIONS = {
     "learning_rate": frozenset({"constant", "invscaling", "adaptive"}),
     "loss": frozenset({"squared_error", "poisson"}),
 }
-# The output activations scikit-learn's forward pass knows ('exp' since its Poisson
-# loss, scikit-learn 1.7).
-SKLEARN_OUTPUTS = frozenset({"identity", "logistic", "softmax", "exp"})
+# The output activations scikit-learn's forward pass knows ('exp' with its Poisson
+# loss, from scikit-learn 1.7).
+SKLEARN_VERSION = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+SKLEARN_OUTPUTS = frozenset(
+    {"identity", "logistic", "softmax", *(["exp"] if SKLEARN_VERSION >= (1, 7) else [])}
+)
 
 # Fitted attributes that both libraries have and that mean the same.
 SHARED_ATTRIBUTES = (
@@ -132,13 +136,18 @@ def to_sklearn(model):
             f"{sorted(SKLEARN_ACTIVATIONS)}): its predictions would differ."
         )
     if model.out_activation_ not in SKLEARN_OUTPUTS:
-        raise ValueError(f"scikit-learn's MLP has no output activation {model.out_activation_!r}.")
+        raise ValueError(
+            f"scikit-learn {sklearn.__version__}'s MLP has no output activation "
+            f"{model.out_activation_!r}."
+        )
     target = SkMLPClassifier if is_classifier(model) else SkMLPRegressor
     defaults = target().get_params()
     params, unmatched = {}, {}
     for key, value in model.get_params().items():
         if key not in defaults:
-            if value != type(model)().get_params()[key] and key not in ("backend", "dtype"):
+            ours = type(model)().get_params()[key]
+            given = isinstance(value, np.ndarray) or value is not ours and value != ours
+            if given and key not in ("backend", "dtype"):
                 unmatched[key] = value
         elif key in SKLEARN_OPTIONS and value not in SKLEARN_OPTIONS[key]:
             unmatched[key] = value
@@ -157,6 +166,12 @@ def to_sklearn(model):
         # The one private attribute scikit-learn's classifier predicts with: it decodes
         # the outputs into labels (and skl2onnx reads its target type).
         sk._label_binarizer = deepcopy(model._label_binarizer)
+    if hasattr(model, "_no_improvement_count"):
+        # What scikit-learn's stochastic solvers read when a warm start continues
+        # (its _initialize sets them): the stopping rule's count and the best weights.
+        sk._no_improvement_count = model._no_improvement_count
+        best = unpack(model._best_theta.copy(), model._sizes)
+        sk._best_coefs, sk._best_intercepts = best
     return sk
 
 
@@ -169,7 +184,7 @@ def from_sklearn(model, **params):
         The fitted model.
     **params
         fastnn parameters to set as well, for example ``backend`` or ``dropout`` for
-        further training.
+        further training; with ``dtype``, the weights are cast to it.
 
     Returns
     -------
@@ -200,7 +215,8 @@ def from_sklearn(model, **params):
     _fitted(model, (SkMLPClassifier, SkMLPRegressor))
     target = MLPClassifier if is_classifier(model) else MLPRegressor
     est = target(**{**model.get_params(), **params})
-    W0 = model.coefs_[0]
+    dtype = np.dtype(est.dtype) if est.dtype is not None else model.coefs_[0].dtype
+    W0 = model.coefs_[0].astype(dtype, copy=False)
     hidden = [W.shape[1] for W in model.coefs_[:-1]]
     if is_classifier(model):
         est.classes_ = model.classes_.copy()
@@ -217,10 +233,16 @@ def from_sklearn(model, **params):
     for key in SHARED_ATTRIBUTES:
         if hasattr(model, key):
             setattr(est, key, _copy(getattr(model, key)))
-    est.coefs_ = [np.ascontiguousarray(W).copy() for W in model.coefs_]
-    est.intercepts_ = [np.ascontiguousarray(b).copy() for b in model.intercepts_]
+    est.coefs_ = [np.array(W, dtype=dtype, order="C") for W in model.coefs_]
+    est.intercepts_ = [np.array(b, dtype=dtype, order="C") for b in model.intercepts_]
     if hasattr(est, "_best_theta"):
-        est._best_theta = pack(est.coefs_, est.intercepts_, W0.dtype)
+        # The stopping rule's state, which scikit-learn's warm start continues from.
+        best = (
+            getattr(model, "_best_coefs", est.coefs_),
+            getattr(model, "_best_intercepts", est.intercepts_),
+        )
+        est._best_theta = pack(*best, dtype)
+        est._no_improvement_count = getattr(model, "_no_improvement_count", 0)
     if est.out_activation_ != model.out_activation_:
         raise ValueError(
             f"fastnn's {target.__name__} with loss {getattr(model, 'loss', 'log_loss')!r} "

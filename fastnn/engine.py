@@ -8,6 +8,8 @@ holds what they share: the initial weights, the arrays the kernels take, predict
 the user's callbacks and the warning a divergence raises.
 """
 
+import contextlib
+
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
@@ -45,7 +47,8 @@ def predict_output(est, X):
     if X.shape[0] <= block:  # one block: BLAS as the caller set it, no limit to set
         predict_rows(X, network, theta, out)
         return out
-    # Several blocks: BLAS on one thread, as in a fit (fastnn/_blas_threads.py).
+    # Several blocks: BLAS on one thread, as in a fit (fastnn/_blas_threads.py; the
+    # limit is process-wide while it lasts, and setting it costs about 40 us).
     with fit_blas_threads():
         half = (X.shape[0] // 2 + block - 1) // block * block
         if X.shape[0] * theta.shape[0] < TWO_THREADS_MIN_WORK or fit_workers() < 2:
@@ -54,8 +57,11 @@ def predict_output(est, X):
             wait = start_helper(predict_rows, (X[half:], network, theta, out[half:]))
             try:
                 predict_rows(X[:half], network, theta, out[:half])
-            finally:
-                wait()
+            except BaseException:
+                with contextlib.suppress(BaseException):  # this thread's error wins
+                    wait()
+                raise
+            wait()
     return out
 
 

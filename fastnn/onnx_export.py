@@ -8,12 +8,11 @@ No converter is written here.
 
 skl2onnx takes almost a second to import, so ``import fastnn`` does not import it: it
 registers the estimators when skl2onnx is imported (at once if it already is), through
-a finder on ``sys.meta_path`` that waits for that one module. :func:`register` does it
-by hand.
+a finder on ``sys.meta_path`` that wraps that one module's loader (it is inert
+afterwards, and finds nothing for any other module). :func:`register` does it by hand.
 """
 
 import importlib.abc
-import importlib.util
 import sys
 import warnings
 
@@ -80,41 +79,61 @@ def register():
     )
 
 
+def _register_or_warn():
+    try:
+        register()
+    except Exception as exc:  # an incompatible skl2onnx must not break its import
+        warnings.warn(
+            f"fastnn could not register its estimators with skl2onnx: {exc}", stacklevel=3
+        )
+
+
+class _RegisteringLoader(importlib.abc.Loader):
+    """skl2onnx's own loader, and then :func:`register` once the module has run."""
+
+    def __init__(self, loader, finder):
+        self._loader, self._finder = loader, finder
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        if not self._finder.done:
+            self._finder.done = True
+            _register_or_warn()
+
+    def __getattr__(self, name):  # the rest of the loader's interface (resources ...)
+        return getattr(self._loader, name)
+
+
 class _OnImport(importlib.abc.MetaPathFinder):
-    """Finds nothing itself: when ``skl2onnx`` is about to be imported, it wraps that
-    module's loader so that :func:`register` runs once the module has executed."""
+    """Finds nothing itself: the spec of ``skl2onnx`` that the other finders give gets a
+    loader that runs :func:`register` after the module (a spec that is only looked at,
+    ``importlib.util.find_spec``, changes nothing). Inert once it has registered."""
+
+    def __init__(self):
+        self.done = False
 
     def find_spec(self, name, path=None, target=None):
-        if name != "skl2onnx":
+        if name != "skl2onnx" or self.done:
             return None
-        sys.meta_path.remove(self)  # once, and out of the way of the real finders
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_and_register(module):
-            exec_module(module)
-            try:
-                register()
-            except Exception as exc:  # an incompatible skl2onnx must not break its import
-                warnings.warn(
-                    f"fastnn could not register its estimators with skl2onnx: {exc}",
-                    stacklevel=2,
-                )
-
-        spec.loader.exec_module = exec_and_register
+        for finder in list(sys.meta_path):
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None:
+            spec.loader = _RegisteringLoader(spec.loader, self)
         return spec
 
 
 def register_on_import():
     """Register now if skl2onnx is imported, else when it is (see the module)."""
     if "skl2onnx" in sys.modules:
-        try:
-            register()
-        except Exception as exc:
-            warnings.warn(
-                f"fastnn could not register its estimators with skl2onnx: {exc}", stacklevel=3
-            )
+        _register_or_warn()
     elif not any(isinstance(finder, _OnImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _OnImport())

@@ -10,6 +10,7 @@ from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.utils.validation import check_is_fitted
 
 import fastnn
+from fastnn.convert import SKLEARN_VERSION
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -30,6 +31,8 @@ CASES = {
     "regression-1d-logistic": (fastnn.MLPRegressor, Xr, Yr[:, 0], {"activation": "logistic"}),
     "poisson": (fastnn.MLPRegressor, Xr, np.abs(Yr[:, 0]), {"loss": "poisson"}),
 }
+if SKLEARN_VERSION < (1, 7):  # scikit-learn's Poisson loss came in 1.7
+    del CASES["poisson"]
 
 
 def _outputs(model, X):
@@ -95,6 +98,31 @@ def test_from_sklearn_trains_on(backend):
     assert len(model.loss_curve_) == 2 * QUICK["max_iter"] + 1
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_each_library_continues_the_others_model_as_its_own(early_stopping):
+    # A warm start in the other library: the same loss curve as a warm start in the
+    # library that trained the model (the stopping rule's state goes across too).
+    settings = {**QUICK, "max_iter": 30, "n_iter_no_change": 3, "tol": 1e-3}
+    settings["early_stopping"] = early_stopping
+    ours = fastnn.MLPClassifier(**settings).fit(X, y)
+    in_sklearn = fastnn.to_sklearn(ours).set_params(warm_start=True).fit(X, y)
+    in_fastnn = fastnn.MLPClassifier(**settings, warm_start=True).fit(X, y).fit(X, y)
+    np.testing.assert_allclose(in_sklearn.loss_curve_, in_fastnn.loss_curve_, rtol=1e-12)
+    theirs = SkMLPClassifier(**settings).fit(X, y)
+    in_fastnn = fastnn.from_sklearn(theirs, warm_start=True).fit(X, y)
+    in_sklearn = SkMLPClassifier(**settings, warm_start=True).fit(X, y).fit(X, y)
+    np.testing.assert_allclose(in_fastnn.loss_curve_, in_sklearn.loss_curve_, rtol=1e-12)
+
+
+def test_from_sklearn_casts_to_the_dtype_asked_for():
+    sk = SkMLPClassifier(**QUICK).fit(X, y)
+    model = fastnn.from_sklearn(sk, dtype="float32", warm_start=True)
+    assert all(W.dtype == np.float32 for W in model.coefs_ + model.intercepts_)
+    assert_array_equal(model.coefs_[0], sk.coefs_[0].astype(np.float32))
+    model.fit(X.astype(np.float32), y)  # trains on in float32
+    assert model.coefs_[0].dtype == np.float32
+
+
 def test_to_sklearn_then_back_is_the_same_model():
     model = fastnn.MLPClassifier(**QUICK, early_stopping=True).fit(X3, y3)
     back = fastnn.from_sklearn(fastnn.to_sklearn(model))
@@ -110,6 +138,9 @@ def test_options_only_fastnn_has_are_named_in_a_warning():
     ).fit(X, y)
     with pytest.warns(UserWarning, match=r"dropout=0.1, learning_rate='cosine', solver='adamw'"):
         sk = fastnn.to_sklearn(model)
+    per_layer = fastnn.MLPClassifier(**QUICK, dropout=np.array([0.1, 0.0])).fit(X, y)
+    with pytest.warns(UserWarning, match=r"dropout=array"):
+        fastnn.to_sklearn(per_layer)
     assert sk.solver == "adam" and sk.learning_rate == "constant"
     assert sk.coefs_[0].dtype == np.float32
     np.testing.assert_allclose(sk.predict_proba(X), model.predict_proba(X), rtol=1e-6)

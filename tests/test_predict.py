@@ -14,7 +14,7 @@ from sklearn.datasets import make_classification, make_regression
 import fastnn
 from fastnn import _codes as C
 from fastnn import engine, kernels, layout
-from fastnn._workers import workers_forced
+from fastnn._workers import start_helper, workers_forced
 from fastnn.kernels.dense import PREDICT_BLOCK
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -53,9 +53,19 @@ def test_blocks_and_threads_do_not_change_the_bits(dtype, monkeypatch):
     model = _fitted(dtype)
     A = X.astype(dtype)
     monkeypatch.setattr(engine, "TWO_THREADS_MIN_WORK", 0)  # two threads for 3,000 rows
+    helpers = []
+
+    def counted(fn, args):
+        helpers.append(args[0].shape[0])
+        return start_helper(fn, args)
+
+    monkeypatch.setattr(engine, "start_helper", counted)
     with workers_forced(1):
         one = engine.predict_output(model, A)
-    two = engine.predict_output(model, A)
+    assert not helpers
+    with workers_forced(2):
+        two = engine.predict_output(model, A)
+    assert helpers == [A.shape[0] - 12 * PREDICT_BLOCK]  # the second half, from a block
     assert_array_equal(one, two)
     # each block of rows as it is predicted alone
     blocks = [
@@ -131,3 +141,11 @@ def test_regressor_and_numpy_engine_predict_through_the_same_path():
     for backend in ("numba", "numpy"):
         model = fastnn.MLPRegressor(**QUICK, backend=backend).fit(Xr, yr / 100)
         assert_array_equal(model.predict(Xr), model.predict(Xr.tolist()))
+
+
+def test_a_model_without_n_features_in_predicts_through_the_checks():
+    model = _fitted()
+    expected = model.predict_proba(X[:10])
+    del model.n_features_in_  # an old model file, or a conversion from an old version
+    assert not model._plain_input(X[:10])
+    assert_array_equal(model.predict_proba(X[:10]), expected)

@@ -8,6 +8,7 @@ import pytest
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+from numpy.testing import assert_array_equal
 
 from fastnn.kernels.views import borrow, borrow_args, matrix
 
@@ -89,7 +90,8 @@ def test_borrow_args_borrows_every_array():
 @numba.njit
 def _matrix_of(vector, start, rows, cols):
     M = matrix(vector[start:], rows, cols)
-    M[0, 0] = -M[0, 0]  # writes through
+    if rows * cols:
+        M[0, 0] = -M[0, 0]  # writes through
     return M.copy(), M.strides, _counted(matrix(borrow(vector), rows, cols))
 
 
@@ -104,6 +106,19 @@ def test_matrix_is_the_reshaped_run(dtype, start, rows, cols):
         assert vector[start] == expected[0, 0]
     np.testing.assert_array_equal(M, expected)
     assert strides == (cols * vector.itemsize, vector.itemsize) and not counted
+
+
+@numba.njit
+def _matrix_of_a_new_vector(n):
+    # the vector's only other reference dies here: the matrix must keep it alive
+    return matrix(np.arange(1.0, n + 1.0), 2, n // 2)
+
+
+def test_matrix_keeps_its_memory_alive():
+    M = _matrix_of_a_new_vector(4000)
+    noise = [np.full(4000, -7.0) for _ in range(50)]  # reuse freed memory, if any
+    assert_array_equal(M.ravel(), np.arange(1.0, 4001.0))
+    assert len(noise) == 50
 
 
 def test_matrix_refuses_a_short_vector():
