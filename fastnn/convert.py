@@ -19,8 +19,6 @@ from copy import deepcopy
 import numpy as np
 import sklearn
 from sklearn.base import is_classifier
-from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from fastnn import labels
 from fastnn.estimators import MLPClassifier, MLPRegressor
@@ -57,6 +55,14 @@ SHARED_ATTRIBUTES = (
     "n_layers_",
     "out_activation_",
 )
+
+
+def _sklearn_classes():
+    """scikit-learn's MLP classes, imported on first use: ``import fastnn`` does not
+    pay for ``sklearn.neural_network`` (about 30 ms)."""
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    return MLPClassifier, MLPRegressor
 
 
 def _copy(value):
@@ -140,6 +146,7 @@ def to_sklearn(model):
             f"scikit-learn {sklearn.__version__}'s MLP has no output activation "
             f"{model.out_activation_!r}."
         )
+    SkMLPClassifier, SkMLPRegressor = _sklearn_classes()
     target = SkMLPClassifier if is_classifier(model) else SkMLPRegressor
     defaults = target().get_params()
     params, unmatched = {}, {}
@@ -212,7 +219,7 @@ def from_sklearn(model, **params):
     >>> bool((model.predict(X) == sk.predict(X)).all())
     True
     """
-    _fitted(model, (SkMLPClassifier, SkMLPRegressor))
+    _fitted(model, _sklearn_classes())
     target = MLPClassifier if is_classifier(model) else MLPRegressor
     est = target(**{**model.get_params(), **params})
     dtype = np.dtype(est.dtype) if est.dtype is not None else model.coefs_[0].dtype

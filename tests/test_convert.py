@@ -164,3 +164,14 @@ def test_a_hidden_activation_scikit_learn_lacks_is_refused():
 def test_bad_models_are_refused(convert, model, error, match):
     with pytest.raises(error, match=match):
         convert(model)
+
+
+def test_import_fastnn_does_not_import_scikit_learns_mlp():
+    # about 30 ms of every `import fastnn`; the conversions import it when first used
+    import subprocess
+    import sys
+
+    script = "import sys, fastnn; print('sklearn.neural_network' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "False"
