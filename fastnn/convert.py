@@ -170,12 +170,13 @@ def to_sklearn(model):
     sk.intercepts_ = [b.copy() for b in model.intercepts_]
     if is_classifier(model):
         sk.classes_ = model.classes_.copy()
-        # The one private attribute scikit-learn's classifier predicts with: it decodes
-        # the outputs into labels (and skl2onnx reads its target type).
+        # Private attributes of scikit-learn's that its own methods read, which its
+        # fit would have set: the binarizer decodes the outputs into labels (skl2onnx
+        # reads its target type too) ...
         sk._label_binarizer = deepcopy(model._label_binarizer)
     if hasattr(model, "_no_improvement_count"):
-        # What scikit-learn's stochastic solvers read when a warm start continues
-        # (its _initialize sets them): the stopping rule's count and the best weights.
+        # ... and a warm start of the stochastic solvers continues the stopping rule
+        # from its count and best weights.
         sk._no_improvement_count = model._no_improvement_count
         best = unpack(model._best_theta.copy(), model._sizes)
         sk._best_coefs, sk._best_intercepts = best
