@@ -224,7 +224,6 @@ def from_sklearn(model, **params):
     target = MLPClassifier if is_classifier(model) else MLPRegressor
     est = target(**{**model.get_params(), **params})
     dtype = np.dtype(est.dtype) if est.dtype is not None else model.coefs_[0].dtype
-    W0 = model.coefs_[0].astype(dtype, copy=False)
     hidden = [W.shape[1] for W in model.coefs_[:-1]]
     if is_classifier(model):
         est.classes_ = model.classes_.copy()
@@ -237,7 +236,7 @@ def from_sklearn(model, **params):
     # fastnn's own set-up of a fitted model (its network codes and training state),
     # whose initial weights are then replaced by scikit-learn's.
     est._random_state = np.random.RandomState(0)
-    est._initialize(W0.shape[0], hidden, model.n_outputs_, W0.dtype)
+    est._initialize(model.coefs_[0].shape[0], hidden, model.n_outputs_, dtype)
     for key in SHARED_ATTRIBUTES:
         if hasattr(model, key):
             setattr(est, key, _copy(getattr(model, key)))

@@ -50,10 +50,10 @@ def predict_output(est, X):
     # Several blocks: BLAS on one thread, as in a fit (fastnn/_blas_threads.py; the
     # limit is process-wide while it lasts, and setting it costs about 40 us).
     with fit_blas_threads():
-        half = (X.shape[0] // 2 + block - 1) // block * block
         if X.shape[0] * theta.shape[0] < TWO_THREADS_MIN_WORK or fit_workers() < 2:
             predict_rows(X, network, theta, out)
         else:
+            half = (X.shape[0] // 2 + block - 1) // block * block  # a block boundary
             wait = start_helper(predict_rows, (X[half:], network, theta, out[half:]))
             try:
                 predict_rows(X[:half], network, theta, out[:half])
