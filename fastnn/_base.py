@@ -7,6 +7,7 @@ encoded and decoded.
 """
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -14,6 +15,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from fastnn import _codes as C
 from fastnn import _params, engine, lbfgs, stochastic
 from fastnn.layout import layer_sizes, pack
+
+# Sparse X is taken in these formats (others are converted to the first), as
+# scikit-learn's MLPs take it; a fit trains on CSR (fastnn/kernels/sparse.py).
+SPARSE_FORMATS = ("csr", "csc")
 
 
 def has_stochastic_solver(est):
@@ -100,6 +105,8 @@ class BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         self._dropout_rates()  # validates dropout before any work
         X, y_labels = self._validate_labels(X, y, incremental, reset=first_pass)
+        if scipy.sparse.issparse(X):
+            X = X.tocsr()
         sample_weight = self._check_sample_weight(sample_weight, X)
         sample_weight = self._apply_class_weight(sample_weight, y_labels, X.dtype, incremental)
         y = self._encode_targets(y_labels)
@@ -158,7 +165,8 @@ class BaseMLP(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            The input data (dense; sparse matrices are refused).
+            The input data: an array, or a sparse matrix or array (CSR or CSC; other
+            formats are converted to CSR), which is never made dense.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The targets: class labels for a classifier, real numbers for a regressor.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -178,7 +186,9 @@ class BaseMLP(BaseEstimator):
         if not self._plain_input(X):
             check_is_fitted(self, "coefs_")
             dtype = self.coefs_[0].dtype
-            X = validate_data(self, X, reset=False, dtype=dtype, order="C")
+            X = validate_data(
+                self, X, reset=False, accept_sparse=SPARSE_FORMATS, dtype=dtype, order="C"
+            )
         return engine.predict_output(self, X)
 
     def _plain_input(self, X):
@@ -209,10 +219,11 @@ class BaseMLP(BaseEstimator):
         return score_function(y, y_pred, sample_weight=sample_weight)
 
     def _predict_validated(self, X):
-        X = np.ascontiguousarray(X, dtype=self.coefs_[0].dtype)
+        if not scipy.sparse.issparse(X):
+            X = np.ascontiguousarray(X, dtype=self.coefs_[0].dtype)
         return self._decode_output(engine.predict_output(self, X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags

@@ -250,19 +250,19 @@ def drivers(worker_0, worker_1):
     return on_one, on_two
 
 
-def epochs_runner(sizes, batch_size, workers, dropout=False):
+def epochs_runner(sizes, batch_size, workers, dropout=False, sparse_input=False):
     """The function that runs a fit's epochs on ``workers`` threads (1 or 2, see
     :func:`fit_workers`), with the arguments and result of
     :func:`fastnn.reference.run_epochs`: two threads where ``workers >= 2`` and the
     scheme's second worker pays (:func:`fastnn.kernels.epoch_workers`), else one."""
-    worker_0, worker_1, pays = kernels.epoch_workers(sizes, batch_size, dropout)
+    worker_0, worker_1, pays = kernels.epoch_workers(sizes, batch_size, dropout, sparse_input)
     on_one, on_two = drivers(worker_0, worker_1)
     return on_two if workers >= 2 and pays else on_one
 
 
-def two_workers_pay(sizes, batch_size, dropout=False):
+def two_workers_pay(sizes, batch_size, dropout=False, sparse_input=False):
     """Whether a second thread would run a fit's epochs at all (else one always does)."""
-    return kernels.epoch_workers(sizes, batch_size, dropout)[2]
+    return kernels.epoch_workers(sizes, batch_size, dropout, sparse_input)[2]
 
 
 # A call of either engine runs several epochs when Python has nothing to do between
@@ -323,10 +323,13 @@ class EpochCalls:
         :func:`fastnn.kernels.epoch_workers`).
     one_at_a_time : bool
         Whether every call runs one epoch.
+    sparse_input : bool, default=False
+        Whether ``X`` is sparse (the numba engine has a kernel for it,
+        :mod:`fastnn.kernels.sparse`).
     """
 
     def __init__(self, engine, sizes, batch_size, n_samples, *, dtype, codes, dropout,
-                 one_at_a_time):  # fmt: skip
+                 one_at_a_time, sparse_input=False):  # fmt: skip
         self.per_call = 1
         self._choice = None
         self._sized = False
@@ -339,12 +342,12 @@ class EpochCalls:
 
         def runner(workers):
             if workers not in runners:
-                runners[workers] = epochs_runner(sizes, batch_size, workers, dropout)
+                runners[workers] = epochs_runner(sizes, batch_size, workers, dropout, sparse_input)
             return runners[workers]
 
         self._runner = runner
         self.workers = fit_workers()
-        if self.workers >= 2 and two_workers_pay(sizes, batch_size, dropout):
+        if self.workers >= 2 and two_workers_pay(sizes, batch_size, dropout, sparse_input):
             shape = (tuple(int(n) for n in sizes), batch_size, np.dtype(dtype).str, tuple(codes))
             # dropout: with it, a wide network runs the row split, not the unit split
             self._choice = worker_choice((*shape, dropout, one_at_a_time))

@@ -16,7 +16,7 @@ from sklearn.utils.validation import validate_data
 
 from fastnn import _codes as C
 from fastnn import labels
-from fastnn._base import BaseMLP, has_stochastic_solver
+from fastnn._base import SPARSE_FORMATS, BaseMLP, has_stochastic_solver
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -200,7 +200,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _validate_labels(self, X, y, incremental, reset):
         X, y = validate_data(
-            self, X, y, multi_output=True, dtype=self._fit_dtype(), order="C", reset=reset
+            self,
+            X,
+            y,
+            accept_sparse=SPARSE_FORMATS,
+            multi_output=True,
+            dtype=self._fit_dtype(),
+            order="C",
+            reset=reset,
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)

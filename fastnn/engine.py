@@ -11,11 +11,13 @@ the user's callbacks and the warning a divergence raises.
 import contextlib
 
 import numpy as np
+import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 
 from fastnn import kernels, reference
 from fastnn._blas_threads import fit_blas_threads
 from fastnn._workers import fit_workers, start_helper
+from fastnn.kernels import sparse
 from fastnn.kernels.dense import PREDICT_BLOCK, predict_rows
 from fastnn.layout import pack
 
@@ -36,13 +38,19 @@ TWO_THREADS_MIN_WORK = 8_000_000
 
 
 def predict_output(est, X):
-    """Output activations for validated, contiguous ``X`` of the fitted dtype."""
+    """Output activations for validated ``X`` of the fitted dtype: a contiguous array,
+    or a CSR matrix."""
     theta = pack(est.coefs_, est.intercepts_, X.dtype)
     network = (est._sizes, est._codes)
-    X = kernel_array(X)
+    X = kernel_input(X, est.backend)
     if est.backend == "numpy":
         return reference.predict(X, network, theta)
-    out = np.empty((X.shape[0], est._sizes[-1]), dtype=X.dtype)
+    out = np.empty((X[0].shape[0] - 1 if isinstance(X, tuple) else X.shape[0], est._sizes[-1]),
+                   dtype=theta.dtype)  # fmt: skip
+    if isinstance(X, tuple):  # sparse: one thread, BLAS as in a fit
+        with fit_blas_threads():
+            sparse.predict_rows(X, network, theta, out)
+        return out
     block = PREDICT_BLOCK
     if X.shape[0] <= block:  # one block: BLAS as the caller set it, no limit to set
         predict_rows(X, network, theta, out)
@@ -63,6 +71,25 @@ def predict_output(est, X):
                 raise
             wait()
     return out
+
+
+def kernel_input(X, backend):
+    """``X`` as the engine ``backend`` takes it. Dense: :func:`kernel_array`. A sparse
+    matrix (validated: CSR or CSC of the fit's dtype): a CSR matrix for the numpy
+    engine, whose products are SciPy's; for the numba engine, its CSR arrays
+    ``(indptr, indices, values)`` as int64, int32 and the fit's dtype, the types its
+    kernels are compiled for (:mod:`fastnn.kernels.sparse`). Only ``indptr`` (one entry
+    a row) and, where they are int64, ``indices`` are copied."""
+    if not scipy.sparse.issparse(X):
+        return kernel_array(X)
+    X = X.tocsr()
+    if backend == "numpy":
+        return X
+    if X.shape[1] > np.iinfo(np.int32).max:
+        raise ValueError(f"sparse X has {X.shape[1]} columns; at most 2**31 - 1 are supported.")
+    indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
+    indices = kernel_array(np.asarray(X.indices, dtype=np.int32))
+    return indptr, indices, kernel_array(X.data)
 
 
 def kernel_array(a):

@@ -163,15 +163,20 @@ def row_scratch(sizes, r0, r1):
     return 2 * widest * r0, 2 * widest * r1
 
 
-def work_size(sizes, capacity, gather=True):
+def work_size(sizes, capacity, gather=True, sparse=False):
     """Length of the numba engine's workspace for batches of up to ``capacity`` rows.
 
     Without ``gather`` (one batch forward and backward, :mod:`fastnn.kernels.dense`) it
     holds every layer's activations and deltas; with it (mini-batch training), every
-    slot of :func:`workspace`.
+    slot of :func:`workspace`. With ``sparse`` (:mod:`fastnn.kernels.sparse`, which
+    runs on one worker), the slots of inputs and of a second gradient are empty: the
+    table is ``workspace(sizes with no inputs, capacity, 0)``, as that kernel makes it.
     """
     sizes = [int(s) for s in sizes]
     if not gather:
         return 2 * capacity * sum(sizes[1:])
-    starts, lengths = workspace(sizes, capacity, n_params(sizes))
+    if sparse:
+        starts, lengths = workspace([0, *sizes[1:]], capacity, 0)
+    else:
+        starts, lengths = workspace(sizes, capacity, n_params(sizes))
     return max(start + length for start, length in zip(starts, lengths))

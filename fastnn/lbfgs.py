@@ -5,9 +5,11 @@ import warnings
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 
 from fastnn import _codes as C
+from fastnn import reference
 from fastnn._blas_threads import fit_blas_threads
 from fastnn._interrupt import deferred_interrupts
 from fastnn.engine import BACKENDS, DivergenceWarning, kernel_array, user_callbacks
@@ -17,12 +19,16 @@ from fastnn.layout import pack, unpack, work_size
 def fit_lbfgs(est, X, Y, sw):
     """Train ``est`` with SciPy's L-BFGS-B on the full-batch loss and gradient."""
     engine = BACKENDS[est.backend]
+    if scipy.sparse.issparse(X):
+        # Sparse X: the full-batch products are SciPy's, in either engine.
+        engine, X = reference, X.tocsr()
     sizes, dtype = est._sizes, X.dtype
     network = (sizes, est._codes)
     theta = pack(est.coefs_, est.intercepts_, dtype)
     grad = np.zeros_like(theta)
     work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
-    X, Y = kernel_array(X), kernel_array(Y)
+    X = X if scipy.sparse.issparse(X) else kernel_array(X)
+    Y = kernel_array(Y)
     sw = np.ones(X.shape[0], dtype=dtype) if sw is None else kernel_array(sw)
     scalars = C.new_scalars()
     scalars[0][C.ALPHA] = est.alpha

@@ -28,6 +28,7 @@ rows and their order) and ``params = (theta, grad, state)``.
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse
 from scipy.special import expit
 
 from fastnn import _codes as C
@@ -210,8 +211,10 @@ def _backward(activations, Y, sw, net, theta, grad, scalars, codes):
     delta = output_delta(activations[-1], Y, sw, codes[C.OUTPUT])
     for i in range(len(net.coefs) - 1, -1, -1):
         A_prev = activations[i]
-        # Straight into the gradient's views: no temporary, no copy.
-        np.matmul(A_prev.T, delta, out=net.dcoefs[i])
+        if scipy.sparse.issparse(A_prev):  # sparse X: SciPy's product, as scikit-learn's
+            net.dcoefs[i][...] = A_prev.T @ delta
+        else:  # straight into the gradient's views: no temporary, no copy
+            np.matmul(A_prev.T, delta, out=net.dcoefs[i])
         np.add.reduce(delta, axis=0, out=net.dintercepts[i])
         if i > 0:
             delta = delta @ net.coefs[i].T

@@ -13,7 +13,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
 from fastnn import _codes as C
-from fastnn._base import BaseMLP, has_stochastic_solver
+from fastnn._base import SPARSE_FORMATS, BaseMLP, has_stochastic_solver
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -96,6 +96,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             self,
             X,
             y,
+            accept_sparse=SPARSE_FORMATS,
             multi_output=True,
             y_numeric=True,
             dtype=self._fit_dtype(),

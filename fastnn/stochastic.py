@@ -14,6 +14,7 @@ The stopping rules, learning-rate schedules and early stopping follow scikit-lea
 import warnings
 
 import numpy as np
+import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
@@ -26,6 +27,7 @@ from fastnn.engine import (
     BACKENDS,
     DivergenceWarning,
     kernel_array,
+    kernel_input,
     predict_output,
     user_callbacks,
 )
@@ -99,14 +101,15 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
         X, Y, sw, validation = _hold_out(est, X, Y, sw, Y_split)
 
     n_samples = X.shape[0]
-    X, Y = kernel_array(X), kernel_array(Y)
+    sparse_input = scipy.sparse.issparse(X)
+    X_in, Y = kernel_input(X, est.backend), kernel_array(Y)
     sw = np.ones(n_samples, dtype=dtype) if sw is None else kernel_array(sw)
     idx = np.arange(n_samples, dtype=np.int64)
     grad = np.zeros_like(theta)
     s = _prepare_scalars(est, opt.scalars, batch_size_for(est, n_samples))
     hyper, counts = s
     batch_size = int(counts[C.BATCH_SIZE])
-    work = aligned_zeros(work_size(sizes, batch_size), dtype)
+    work = aligned_zeros(work_size(sizes, batch_size, sparse=sparse_input), dtype)
     rng_state = _rng_state(est._random_state)
     losses = np.empty(est.max_iter, dtype=np.float64)
     est.coefs_, est.intercepts_ = unpack(theta, sizes)
@@ -118,8 +121,9 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     calls = EpochCalls(
         engine, sizes, batch_size, n_samples, dtype=dtype, codes=codes,
         dropout=bool(np.any(hyper[C.DROPOUT :] > 0)), one_at_a_time=one_at_a_time,
+        sparse_input=sparse_input,
     )  # fmt: skip
-    arrays = ((X, Y, sw, idx), (sizes, codes), (theta, grad, opt.state), s, work, rng_state)
+    arrays = ((X_in, Y, sw, idx), (sizes, codes), (theta, grad, opt.state), s, work, rng_state)
 
     with fit_blas_threads(), deferred_interrupts() as interrupt:
         try:
@@ -293,7 +297,7 @@ def validation_loss(est, X, Y, sw):
     """The training objective on held-out data: data term plus the L2 penalty."""
     sw = np.ones(X.shape[0], dtype=X.dtype) if sw is None else sw
     with np.errstate(all="ignore"):
-        out = predict_output(est, np.ascontiguousarray(X))
+        out = predict_output(est, X if scipy.sparse.issparse(X) else np.ascontiguousarray(X))
         loss = reference.output_loss(out, Y, sw, est._codes[C.OUTPUT])
     if est.solver != "adamw":
         loss += reference.penalty(est.coefs_, est.alpha, float(sw.sum()))

@@ -4,7 +4,6 @@ import pickle
 
 import numpy as np
 import pytest
-import scipy.sparse
 from numpy.testing import assert_array_equal
 
 from fastnn import MLPClassifier, MLPRegressor
@@ -49,11 +48,6 @@ def test_invalid_regressor_loss_is_named():
 def test_poisson_refuses_negative_targets():
     with pytest.raises(ValueError, match="non-negative targets"):
         MLPRegressor(loss="poisson").fit(X, y - 1.0)
-
-
-def test_sparse_input_is_refused_with_a_message():
-    with pytest.raises(TypeError, match="Sparse data was passed"):
-        MLPClassifier(max_iter=2).fit(scipy.sparse.csr_matrix(X), y)
 
 
 def test_wrong_number_of_features_at_predict():

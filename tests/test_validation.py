@@ -11,7 +11,6 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 
@@ -124,17 +123,6 @@ def test_length_mismatch_of_X_and_y(estimator):
 def test_bad_sample_weight(estimator, sample_weight, message):
     with pytest.raises(ValueError, match=message):
         estimator(**QUICK).fit(X, targets(estimator), sample_weight=sample_weight)
-
-
-@pytest.mark.parametrize("estimator", ESTIMATORS)
-@pytest.mark.parametrize("sparse", [scipy.sparse.csr_matrix, scipy.sparse.csc_array])
-def test_sparse_input_is_refused(estimator, sparse):
-    message = "Sparse data was passed for X, but dense data is required"
-    with pytest.raises(TypeError, match=message):
-        estimator(**QUICK).fit(sparse(X), targets(estimator))
-    model = estimator(**QUICK).fit(X, targets(estimator))
-    with pytest.raises(TypeError, match=message):
-        model.predict(sparse(X))
 
 
 def test_feature_names_must_match():

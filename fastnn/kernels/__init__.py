@@ -10,7 +10,7 @@ two workers, :mod:`.split` each hidden layer's units. :func:`epoch_workers` choo
 from the shapes alone, so that the bits never depend on the machine.
 """
 
-from fastnn.kernels import epoch, handover, split
+from fastnn.kernels import epoch, handover, sparse, split
 from fastnn.kernels.activations import (
     activate,
     activation_derivative,
@@ -95,11 +95,14 @@ def splits_units(sizes, batch_size, dropout=False):
     )
 
 
-def epoch_workers(sizes, batch_size, dropout=False):
+def epoch_workers(sizes, batch_size, dropout=False, sparse_input=False):
     """The scheme of a fit's epochs: ``(worker_0, worker_1, pays)``, its two workers'
     kernels, and whether a second thread pays (the row scheme only splits batches
     that are large enough, :func:`.epoch.batch_parts`). One thread or two, the bits
-    are the same (:mod:`fastnn._workers` runs them)."""
+    are the same (:mod:`fastnn._workers` runs them). Sparse input has a one-worker
+    kernel of its own (:mod:`.sparse`)."""
+    if sparse_input:
+        return sparse.run_epochs, None, False
     if splits_units(sizes, batch_size, dropout):
         return split.run_epochs, split.helper, True
     return epoch.run_epochs, epoch.helper, epoch.batch_parts(sizes, batch_size) == 2

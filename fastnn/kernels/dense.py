@@ -46,6 +46,9 @@ IDENTITY = np.int64(IDENTITY_CODE)  # the output layer's pre-activation
 FIRST = np.int64(0)
 ONE_PART = np.int64(1)  # finish_range's ``n_parts`` for a one-block gradient
 PENALISED, NOT_PENALISED = np.bool_(True), np.bool_(False)
+# forward_rows' and backward_rows' ``given``: whether the caller does the first layer's
+# products (sparse X, :mod:`.sparse`).
+DENSE, GIVEN = np.bool_(False), np.bool_(True)
 
 # Where each layer's rows lie in the LAYERS slot: the layout's arithmetic, compiled.
 layer_start = jit(layout.layer_start, internal=True)
@@ -186,10 +189,11 @@ def layer_buffer(work, sizes, i, nb, which):
 
 
 @jit(inline=True)
-def forward_rows(X, network, theta, scalars, work, rows):
+def forward_rows(X, network, theta, scalars, work, rows, given):
     """:func:`forward` for the rows ``r0:r1`` of an ``nb``-row batch, ``rows = (r0, r1,
     nb)``: ``X`` holds those rows, and each layer's activations go to the same rows of
-    its buffer."""
+    its buffer. With ``given`` (sparse ``X``, :mod:`.sparse`), the caller has written
+    the first layer's product ``X W`` into its buffer, and ``X`` is not read."""
     sizes, codes = network
     r0, r1, nb = rows
     n_layers = sizes.shape[0] - 1
@@ -197,7 +201,8 @@ def forward_rows(X, network, theta, scalars, work, rows):
     for i in range(n_layers):
         W, b = layer_params(theta, sizes, i)
         Z = layer_buffer(work, sizes, i, nb, ACTIVATIONS)[r0:r1]
-        matmul(A, W, Z)
+        if i > 0 or not given:
+            matmul(A, W, Z)
         if i < n_layers - 1:
             add_bias_activate(Z, b, codes[HIDDEN])
             p = dropout_rate(scalars, i)
@@ -214,17 +219,18 @@ def forward(X, network, theta, scalars, work):
     """Fill each layer's activations in ``work``: ``Z = A W + b``, ``A' = f(Z)``, with
     dropout on the hidden layers that have a rate in ``scalars``."""
     nb = X.shape[0]
-    forward_rows(X, network, theta, scalars, work, (FIRST, nb, nb))
+    forward_rows(X, network, theta, scalars, work, (FIRST, nb, nb), DENSE)
 
 
 @jit(inline=True)
-def backward_rows(batch, network, theta, grad, scalars, work, rows, scratch):
+def backward_rows(batch, network, theta, grad, scalars, work, rows, scratch, given):
     """The data term's gradient summed over the rows ``r0:r1`` of an ``nb``-row batch
     (``rows = (r0, r1, nb)``; ``batch = (X, Y, sw)`` holds those rows), into ``grad``:
     ``dW = A_prev.T @ delta``, ``db = sum(delta)``, not yet divided by the batch's
     weight nor penalised (:func:`finish_gradient` does both), so that the sums of
     several blocks of rows add up to the batch's. ``scratch`` is room for
-    :func:`backpropagate` (an empty view: none)."""
+    :func:`backpropagate` (an empty view: none). With ``given`` (sparse ``X``), the
+    first layer's ``dW`` is left to the caller, which has its ``delta`` in the buffer."""
     X, Y, sw = batch
     sizes, codes = network
     r0, r1, nb = rows
@@ -239,7 +245,8 @@ def backward_rows(batch, network, theta, grad, scalars, work, rows, scratch):
             A_prev = X
         W, _ = layer_params(theta, sizes, i)
         dW, db = layer_params(grad, sizes, i)
-        matmul_tn(A_prev, delta, dW)
+        if i > 0 or not given:
+            matmul_tn(A_prev, delta, dW)
         fan_out = W.shape[1]
         for c in range(fan_out):
             db[c] = 0
@@ -295,7 +302,7 @@ def backward(X, Y, sw, network, theta, grad, scalars, work):
     hyper, _ = scalars
     nb = Y.shape[0]
     sw_sum = weight_sum(sw)
-    backward_rows((X, Y, sw), network, theta, grad, scalars, work, (FIRST, nb, nb), work[:0])
+    backward_rows((X, Y, sw), network, theta, grad, scalars, work, (FIRST, nb, nb), work[:0], DENSE)
     finish_gradient(grad, theta, network[0], hyper[ALPHA], sw_sum)
 
 
@@ -308,10 +315,10 @@ def rows_loss_grad(batch, network, theta, grad, scalars, work, rows):
     X, Y, sw = batch
     sizes, codes = network
     r0, r1, nb = rows
-    forward_rows(X, network, theta, scalars, work, rows)
+    forward_rows(X, network, theta, scalars, work, rows, DENSE)
     A_out = layer_buffer(work, sizes, sizes.shape[0] - 2, nb, ACTIVATIONS)[r0:r1]
     total = loss_sum(A_out, Y, sw, codes[OUTPUT])
-    backward_rows(batch, network, theta, grad, scalars, work, rows, work[:0])
+    backward_rows(batch, network, theta, grad, scalars, work, rows, work[:0], DENSE)
     return total
 
 
@@ -339,32 +346,51 @@ def batch_loss_grad(X, Y, sw, network, theta, grad, scalars, work):
 PREDICT_BLOCK = 128
 
 
+@jit(inline=True)
+def predict_block(A, network, theta, scratch, out, given):
+    """Write the output layer's activations for the rows of ``A`` into ``out``, each
+    hidden layer's in ``scratch`` (two blocks of room for as many rows of the widest
+    layer). With ``given`` (sparse input, :mod:`.sparse`), ``A`` is already the first
+    layer's product ``X W``, in the place that layer's activations go (``out`` if it is
+    the output layer, else the start of ``scratch``)."""
+    sizes, codes = network
+    n_layers = sizes.shape[0] - 1
+    room = scratch.shape[0] // 2
+    rows = out.shape[0]
+    for i in range(n_layers):
+        W, b = layer_params(theta, sizes, i)
+        if i < n_layers - 1:
+            Z = matrix(scratch[(i % 2) * room :], rows, sizes[i + 1])
+            if i > 0 or not given:
+                matmul(A, W, Z)
+            add_bias_activate(Z, b, codes[HIDDEN])
+        else:
+            Z = out
+            if i > 0 or not given:
+                matmul(A, W, Z)
+            add_bias_activate(Z, b, IDENTITY)
+            output_activate(Z, codes[OUTPUT])
+        A = Z
+
+
+@jit(inline=True)
+def predict_scratch(sizes, dtype_like):
+    """Room for :func:`predict_block`: two blocks of :data:`PREDICT_BLOCK` rows of the
+    widest hidden layer, of ``dtype_like``'s dtype."""
+    widest = 1
+    for i in range(1, sizes.shape[0] - 1):
+        widest = max(widest, sizes[i])
+    return np.empty(2 * PREDICT_BLOCK * widest, dtype=dtype_like.dtype)
+
+
 @jit
 def predict_rows(X, network, theta, out):
     """Write the output layer's activations for the rows of ``X`` into ``out``, block
     by block of :data:`PREDICT_BLOCK` rows (allocates two blocks of scratch space)."""
-    sizes, codes = network
-    n_layers = sizes.shape[0] - 1
-    widest = 1
-    for i in range(1, n_layers):
-        widest = max(widest, sizes[i])
-    room = PREDICT_BLOCK * widest
-    scratch = np.empty(2 * room, dtype=theta.dtype)
+    scratch = predict_scratch(network[0], theta)
     for r0 in range(0, X.shape[0], PREDICT_BLOCK):
         r1 = min(X.shape[0], r0 + PREDICT_BLOCK)
-        A = X[r0:r1]
-        for i in range(n_layers):
-            W, b = layer_params(theta, sizes, i)
-            if i < n_layers - 1:
-                Z = matrix(scratch[(i % 2) * room :], r1 - r0, sizes[i + 1])
-                matmul(A, W, Z)
-                add_bias_activate(Z, b, codes[HIDDEN])
-            else:
-                Z = out[r0:r1]
-                matmul(A, W, Z)
-                add_bias_activate(Z, b, IDENTITY)
-                output_activate(Z, codes[OUTPUT])
-            A = Z
+        predict_block(X[r0:r1], network, theta, scratch, out[r0:r1], DENSE)
 
 
 @jit

@@ -32,6 +32,7 @@ from fastnn.kernels import handover as H
 from fastnn.kernels.atomics import atomic_load, atomic_store
 from fastnn.kernels.dense import (
     ACTIVATIONS,
+    DENSE,
     FIRST,
     backward_rows,
     batch_loss_grad,
@@ -191,12 +192,12 @@ def _block(share, data, network, theta, g, scalars, space, acc):
         Xb, Yb, swb = batch
         Xr, Yr, swr = Xb[r0:r1], Yb[r0:r1], swb[r0:r1]
         rows = (r0, r1, nb)
-        forward_rows(Xr, network, theta, scalars, layers, rows)
+        forward_rows(Xr, network, theta, scalars, layers, rows, DENSE)
         A_out = layer_buffer(layers, sizes, sizes.shape[0] - 2, nb, ACTIVATIONS)[r0:r1]
         acc[H.LOSS + h] = loss_sum(A_out, Yr, swr, codes[OUTPUT])
         s0, s1 = row_scratch(sizes, r0, r1)
         mine = H.slot(work, slots, ROW_SCRATCH)[s0:s1]
-        backward_rows((Xr, Yr, swr), network, theta, g, scalars, layers, rows, mine)
+        backward_rows((Xr, Yr, swr), network, theta, g, scalars, layers, rows, mine, DENSE)
     else:
         for k in range(g.shape[0]):
             g[k] = 0

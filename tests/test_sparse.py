@@ -1,0 +1,209 @@
+"""Sparse input: fitted and predicted as scikit-learn fits it, never made dense.
+
+A sparse fit is compared with scikit-learn's fit of the same matrix (float64, the same
+seed: the same draws, batches and arithmetic, so ``loss_curve_`` agrees to rounding),
+and with fastnn's own fit of the matrix made dense, for every solver and both engines.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.neural_network import MLPClassifier as SKClassifier
+from sklearn.neural_network import MLPRegressor as SKRegressor
+
+from fastnn import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+BACKENDS = ["numba", "numpy"]
+# The issue's tolerance against scikit-learn; the fits agree far closer (about 1e-15).
+RTOL = 1e-6
+# Sparse against fastnn's own dense fit: the same arithmetic but for the order of the
+# first layer's sums (BLAS's for dense input, row by row for sparse).
+RTOL_DENSE = 1e-12
+BASE = {"hidden_layer_sizes": (8, 6), "random_state": 0, "max_iter": 12, "tol": 0.0,
+        "n_iter_no_change": 1000, "batch_size": 32, "learning_rate_init": 0.01}  # fmt: skip
+
+
+def sparse_problem(n=300, n_features=60, density=0.08, seed=0):
+    """A sparse classification and regression problem (labels and targets from a
+    linear function of the sparse rows)."""
+    rng = np.random.RandomState(seed)
+    X = scipy.sparse.random(n, n_features, density=density, format="csr", random_state=rng)
+    X.data *= 3.0
+    score = X @ rng.randn(n_features)
+    y_class = np.digitize(score, np.quantile(score, [0.33, 0.66]))
+    return X, y_class, score
+
+
+def pairs(regressor):
+    X, y_class, y_reg = sparse_problem()
+    if regressor:
+        return X, y_reg, MLPRegressor, SKRegressor
+    return X, y_class, MLPClassifier, SKClassifier
+
+
+def curve(model):
+    return np.array(getattr(model, "loss_curve_", None) or [model.loss_])
+
+
+@pytest.mark.parametrize("regressor", [False, True], ids=["classifier", "regressor"])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sparse_fit_matches_scikit_learn_and_dense(regressor, solver, backend):
+    X, y, ours, theirs = pairs(regressor)
+    params = {**BASE, "solver": solver}
+    got = ours(backend=backend, dtype="float64", **params).fit(X, y)
+    expected = theirs(**params).fit(X, y)
+    dense = ours(backend=backend, dtype="float64", **params).fit(X.toarray(), y)
+    assert_allclose(curve(got), curve(expected), rtol=RTOL)
+    assert_allclose(curve(got), curve(dense), rtol=RTOL_DENSE)
+    # Weights are of order 0.1 to 1; lbfgs grows the last-bit differences of the sums'
+    # order by about ten every few iterations (tests/test_parity.py): 3e-14 after 12.
+    for W, W_dense in zip(got.coefs_, dense.coefs_):
+        assert_allclose(W, W_dense, rtol=RTOL_DENSE, atol=1e-12)
+    if regressor:
+        assert_allclose(got.predict(X), expected.predict(X), rtol=RTOL, atol=1e-12)
+        assert_allclose(got.predict(X), got.predict(X.toarray()), rtol=RTOL_DENSE, atol=1e-14)
+    else:
+        assert_allclose(got.predict_proba(X), expected.predict_proba(X), rtol=RTOL, atol=1e-12)
+        assert_allclose(
+            got.predict_proba(X), got.predict_proba(X.toarray()), rtol=RTOL_DENSE, atol=1e-14
+        )
+        assert_array_equal(got.predict(X), expected.predict(X))
+        assert got.score(X, y) == pytest.approx(expected.score(X, y))
+
+
+FORMATS = [
+    scipy.sparse.csr_matrix,
+    scipy.sparse.csc_matrix,
+    scipy.sparse.csr_array,
+    scipy.sparse.csc_array,
+    scipy.sparse.coo_matrix,  # converted to CSR, as scikit-learn converts it
+]
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_format_fits_as_csr(fmt, backend):
+    X, y, _, _ = pairs(regressor=False)
+    reference = MLPClassifier(backend=backend, dtype="float64", **BASE).fit(X, y)
+    got = MLPClassifier(backend=backend, dtype="float64", **BASE).fit(fmt(X), y)
+    assert_array_equal(curve(got), curve(reference))
+    assert_array_equal(got.predict_proba(fmt(X)), reference.predict_proba(X))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_sparse_matches_float32_dense(backend):
+    X, y, _, _ = pairs(regressor=False)
+    X32 = X.astype(np.float32)
+    got = MLPClassifier(backend=backend, dtype="float32", **BASE).fit(X32, y)
+    dense = MLPClassifier(backend=backend, dtype="float32", **BASE).fit(X32.toarray(), y)
+    assert got.coefs_[0].dtype == np.float32
+    # float32 rounding, summed in another order in the first layer.
+    assert_allclose(curve(got), curve(dense), rtol=1e-5)
+    assert_allclose(got.predict_proba(X32), dense.predict_proba(X32.toarray()), atol=1e-5)
+    # float64 sparse input, dtype=None: trained in float64; float32 input stays float32.
+    assert MLPClassifier(**BASE).fit(X, y).coefs_[0].dtype == np.float64
+    assert MLPClassifier(**BASE).fit(X32, y).coefs_[0].dtype == np.float32
+
+
+OPTIONS = {
+    "early_stopping": {"early_stopping": True, "validation_fraction": 0.2},
+    "dropout": {"dropout": 0.3},
+    "adamw": {"solver": "adamw", "alpha": 0.01},
+    "rmsprop": {"solver": "rmsprop"},
+    "nesterov": {"solver": "sgd", "momentum": 0.9, "nesterovs_momentum": True},
+    "class_weight": {"class_weight": "balanced"},
+    "no_hidden_layer": {"hidden_layer_sizes": ()},
+    "one_wide_layer": {"hidden_layer_sizes": (300,)},
+}
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_options_on_sparse_match_dense(option, backend):
+    X, y, _, _ = pairs(regressor=False)
+    params = {**BASE, **OPTIONS[option]}
+    weights = np.random.RandomState(1).uniform(0.5, 2.0, X.shape[0])
+    got = MLPClassifier(backend=backend, dtype="float64", **params)
+    dense = MLPClassifier(backend=backend, dtype="float64", **params)
+    got.fit(X, y, sample_weight=weights)
+    dense.fit(X.toarray(), y, sample_weight=weights)
+    assert_allclose(curve(got), curve(dense), rtol=RTOL_DENSE)
+    if option == "early_stopping":
+        assert_allclose(got.validation_scores_, dense.validation_scores_, rtol=RTOL_DENSE)
+    assert_allclose(got.predict_proba(X), dense.predict_proba(X.toarray()), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_partial_fit_and_warm_start_on_sparse(backend):
+    X, y, _, _ = pairs(regressor=False)
+    got = MLPClassifier(backend=backend, dtype="float64", **BASE)
+    dense = MLPClassifier(backend=backend, dtype="float64", **BASE)
+    for start in range(0, 300, 100):
+        rows = slice(start, start + 100)
+        got.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+        dense.partial_fit(X[rows].toarray(), y[rows], classes=[0, 1, 2])
+    assert_allclose(curve(got), curve(dense), rtol=RTOL_DENSE)
+    expected = SKClassifier(**BASE)
+    for start in range(0, 300, 100):
+        expected.partial_fit(X[start : start + 100], y[start : start + 100], classes=[0, 1, 2])
+    assert_allclose(curve(got), expected.loss_curve_, rtol=RTOL)
+    # warm_start continues on sparse data after a dense fit
+    model = MLPClassifier(backend=backend, warm_start=True, **BASE).fit(X.toarray(), y)
+    model.fit(X, y)
+    assert len(model.loss_curve_) == 2 * BASE["max_iter"]
+
+
+def test_prediction_in_several_blocks_and_empty_rows():
+    # More rows than one block of the numba engine's prediction, and rows with no
+    # non-zero at all (the first layer's output is then its bias).
+    X, y, _, _ = pairs(regressor=False)
+    model = MLPClassifier(dtype="float64", **BASE).fit(X, y)
+    big = scipy.sparse.vstack([X, scipy.sparse.csr_matrix((5, X.shape[1])), X]).tocsr()
+    assert_allclose(model.predict_proba(big), model.predict_proba(big.toarray()), rtol=1e-12)
+    numpy_model = MLPClassifier(backend="numpy", dtype="float64", **BASE).fit(X, y)
+    assert_allclose(numpy_model.predict_proba(big), model.predict_proba(big), rtol=1e-12)
+
+
+def test_int64_indices_are_taken():
+    X, y, _, _ = pairs(regressor=False)
+    X64 = X.copy()
+    X64.indices = X64.indices.astype(np.int64)
+    X64.indptr = X64.indptr.astype(np.int64)
+    got = MLPClassifier(dtype="float64", **BASE).fit(X64, y)
+    expected = MLPClassifier(dtype="float64", **BASE).fit(X, y)
+    assert_array_equal(curve(got), curve(expected))
+
+
+def test_bad_sparse_input_is_refused():
+    X, y, _, _ = pairs(regressor=False)
+    bad = X.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        MLPClassifier(**BASE).fit(bad, y)
+    model = MLPClassifier(**BASE).fit(X, y)
+    with pytest.raises(ValueError, match="X has 59 features, but MLPClassifier is expecting 60"):
+        model.predict(X[:, :59])
+
+
+def test_sparse_input_is_never_made_dense(monkeypatch):
+    X, y, _, _ = pairs(regressor=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sparse input was made dense")
+
+    for name in ("toarray", "todense", "__array__"):
+        for cls in (scipy.sparse.csr_matrix, scipy.sparse.csr_array):
+            monkeypatch.setattr(cls, name, refuse, raising=False)
+    for backend in BACKENDS:
+        for solver in ("adam", "lbfgs"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = MLPClassifier(backend=backend, solver=solver, **BASE).fit(X, y)
+            model.predict_proba(X)
+            model.score(X, y)
