@@ -73,13 +73,15 @@ def predict_output(est, X):
     return out
 
 
-def kernel_input(X, backend):
+def kernel_input(X, backend, training=False):
     """``X`` as the engine ``backend`` takes it. Dense: :func:`kernel_array`. A sparse
     matrix (validated: CSR or CSC of the fit's dtype): a CSR matrix for the numpy
     engine, whose products are SciPy's; for the numba engine, its CSR arrays
     ``(indptr, indices, values)`` as int64, int32 and the fit's dtype, the types its
-    kernels are compiled for (:mod:`fastnn.kernels.sparse`). Only ``indptr`` (one entry
-    a row) and, where they are int64, ``indices`` are copied."""
+    kernels are compiled for (:mod:`fastnn.kernels.sparse`), and with ``training`` a
+    fourth, the epoch kernel's map of a batch's columns (two int64 entries a column,
+    all -1). Only ``indptr`` (one entry a row) and, where they are int64, ``indices``
+    are copied."""
     if not scipy.sparse.issparse(X):
         return kernel_array(X)
     X = X.tocsr()
@@ -89,6 +91,9 @@ def kernel_input(X, backend):
         raise ValueError(f"sparse X has {X.shape[1]} columns; at most 2**31 - 1 are supported.")
     indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
     indices = kernel_array(np.asarray(X.indices, dtype=np.int32))
+    if training:
+        columns = np.full(2 * X.shape[1], -1, dtype=np.int64)
+        return indptr, indices, kernel_array(X.data), columns
     return indptr, indices, kernel_array(X.data)
 
 

@@ -102,7 +102,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
 
     n_samples = X.shape[0]
     sparse_input = scipy.sparse.issparse(X)
-    X_in, Y = kernel_input(X, est.backend), kernel_array(Y)
+    X_in, Y = kernel_input(X, est.backend, training=True), kernel_array(Y)
     sw = np.ones(n_samples, dtype=dtype) if sw is None else kernel_array(sw)
     idx = np.arange(n_samples, dtype=np.int64)
     grad = np.zeros_like(theta)

@@ -207,3 +207,19 @@ def test_sparse_input_is_never_made_dense(monkeypatch):
                 model = MLPClassifier(backend=backend, solver=solver, **BASE).fit(X, y)
             model.predict_proba(X)
             model.score(X, y)
+
+
+def test_one_worker_or_two_give_the_same_bits():
+    # Worker 1 takes half of the first layer's step when it claims it first: whoever
+    # runs it, the arithmetic is the same.
+    from fastnn._workers import workers_forced
+
+    X, y, _, _ = sparse_problem(n=400, n_features=300, density=0.05)
+    fits = []
+    for workers in (1, 2):
+        with workers_forced(workers):
+            model = MLPClassifier(dtype="float64", solver="adam", **{**BASE, "max_iter": 8})
+            fits.append(model.fit(X, y))
+    for W1, W2 in zip(fits[0].coefs_ + fits[0].intercepts_, fits[1].coefs_ + fits[1].intercepts_):
+        assert_array_equal(W1, W2)
+    assert_array_equal(fits[0].loss_curve_, fits[1].loss_curve_)

@@ -99,10 +99,10 @@ def epoch_workers(sizes, batch_size, dropout=False, sparse_input=False):
     """The scheme of a fit's epochs: ``(worker_0, worker_1, pays)``, its two workers'
     kernels, and whether a second thread pays (the row scheme only splits batches
     that are large enough, :func:`.epoch.batch_parts`). One thread or two, the bits
-    are the same (:mod:`fastnn._workers` runs them). Sparse input has a one-worker
-    kernel of its own (:mod:`.sparse`)."""
+    are the same (:mod:`fastnn._workers` runs them). Sparse input has a scheme of its
+    own (:mod:`.sparse`): worker 1 takes half of the first layer's step."""
     if sparse_input:
-        return sparse.run_epochs, None, False
+        return sparse.run_epochs, sparse.helper, True
     if splits_units(sizes, batch_size, dropout):
         return split.run_epochs, split.helper, True
     return epoch.run_epochs, epoch.helper, epoch.batch_parts(sizes, batch_size) == 2

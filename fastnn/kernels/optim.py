@@ -138,10 +138,17 @@ def step_scalars(scalars, codes):
 @jit(internal=True)
 def step_range(theta, grad, state, scalars, codes, k0, k1):
     """The elementwise part of the solver's step on the parameters ``k0:k1``."""
+    step_entries(theta, grad[k0:k1], state, scalars, codes, k0, k1)
+
+
+@jit(inline=True)
+def step_entries(theta, g, state, scalars, codes, k0, k1):
+    """:func:`step_range` with the gradient of the entries ``k0:k1`` given on its own
+    (``g``, ``k1 - k0`` entries), wherever it is kept."""
     _, counts = scalars
     n = theta.shape[0]
     solver = codes[SOLVER]
-    t, g = theta[k0:k1], grad[k0:k1]
+    t = theta[k0:k1]
     if solver == SGD:
         _sgd_update(t, g, state[k0:k1], scalars)
     elif solver == ADAM:
