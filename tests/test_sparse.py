@@ -214,7 +214,7 @@ def test_one_worker_or_two_give_the_same_bits():
     # runs it, the arithmetic is the same.
     from fastnn._workers import workers_forced
 
-    X, y, _, _ = sparse_problem(n=400, n_features=300, density=0.05)
+    X, y, _ = sparse_problem(n=400, n_features=300, density=0.05)
     fits = []
     for workers in (1, 2):
         with workers_forced(workers):
