@@ -114,7 +114,11 @@ class BaseMLP(BaseEstimator):
         Y = np.ascontiguousarray(Y_split, dtype=X.dtype)
         self.n_outputs_ = Y.shape[1]
         self._random_state = check_random_state(self.random_state)
+        # The generator as it was before the initial weights were drawn: a stochastic
+        # fit that diverges at once re-draws them from it rather than keep a copy.
+        initial_rng = None
         if first_pass:
+            initial_rng = self._random_state.get_state()
             self._initialize(X.shape[1], hidden, Y.shape[1], X.dtype)
         elif self.coefs_[0].dtype != X.dtype:
             raise ValueError(
@@ -124,7 +128,9 @@ class BaseMLP(BaseEstimator):
         if self.solver == "lbfgs":
             lbfgs.fit_lbfgs(self, X, Y, sample_weight)
         else:
-            stochastic.fit_stochastic(self, X, Y, sample_weight, Y_split, incremental)
+            stochastic.fit_stochastic(
+                self, X, Y, sample_weight, Y_split, incremental, initial_rng=initial_rng
+            )
         if not all(np.isfinite(p).all() for p in [*self.coefs_, *self.intercepts_]):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain "
@@ -145,7 +151,8 @@ class BaseMLP(BaseEstimator):
         )
         self.coefs_, self.intercepts_ = engine.new_parameters(self, dtype)
         if self.solver in C.SOLVERS:
-            self._best_theta = pack(self.coefs_, self.intercepts_, dtype)
+            if self.early_stopping:  # the best weights so far, kept apart
+                self._best_theta = pack(self.coefs_, self.intercepts_, dtype)
             self.loss_curve_ = []
             self._no_improvement_count = 0
             if self.early_stopping:

@@ -178,6 +178,7 @@ def to_sklearn(model):
         # ... and a warm start of the stochastic solvers continues the stopping rule
         # from its count and best weights.
         sk._no_improvement_count = model._no_improvement_count
+    if hasattr(model, "_best_theta"):  # early stopping's best weights
         best = unpack(model._best_theta.copy(), model._sizes)
         sk._best_coefs, sk._best_intercepts = best
     return sk
@@ -242,14 +243,15 @@ def from_sklearn(model, **params):
             setattr(est, key, _copy(getattr(model, key)))
     est.coefs_ = [np.array(W, dtype=dtype, order="C") for W in model.coefs_]
     est.intercepts_ = [np.array(b, dtype=dtype, order="C") for b in model.intercepts_]
-    if hasattr(est, "_best_theta"):
-        # The stopping rule's state, which scikit-learn's warm start continues from.
+    # The stopping rule's state, which scikit-learn's warm start continues from.
+    if hasattr(est, "_no_improvement_count"):
+        est._no_improvement_count = getattr(model, "_no_improvement_count", 0)
+    if hasattr(est, "_best_theta"):  # early stopping's best weights
         best = (
             getattr(model, "_best_coefs", est.coefs_),
             getattr(model, "_best_intercepts", est.intercepts_),
         )
         est._best_theta = pack(*best, dtype)
-        est._no_improvement_count = getattr(model, "_no_improvement_count", 0)
     if est.out_activation_ != model.out_activation_:
         raise ValueError(
             f"fastnn's {target.__name__} with loss {getattr(model, 'loss', 'log_loss')!r} "

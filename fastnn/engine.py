@@ -19,7 +19,7 @@ from fastnn._blas_threads import fit_blas_threads
 from fastnn._workers import fit_workers, start_helper
 from fastnn.kernels import sparse
 from fastnn.kernels.dense import PREDICT_BLOCK, predict_rows
-from fastnn.layout import pack
+from fastnn.layout import n_params, pack, unpack
 
 BACKENDS = {"numba": kernels, "numpy": reference}
 
@@ -111,18 +111,31 @@ def kernel_array(a):
     return np.array(a, order="C")
 
 
-def new_parameters(est, dtype):
+# Initial weights are drawn this many at a time (see new_parameters).
+DRAW_BLOCK = 1 << 16
+
+
+def new_parameters(est, dtype, random_state=None):
     """Glorot-uniform initial weights, drawing what scikit-learn's ``_init_coef`` draws:
     for each layer, ``W`` then ``b`` from ``U(-r, r)`` with ``r = sqrt(6 / (in + out))``
-    (``2`` instead of ``6`` for logistic hidden units), in float64, then cast."""
+    (``2`` instead of ``6`` for logistic hidden units), in float64, then cast. They are
+    views of one flat vector in :mod:`fastnn.layout` order, which a fit then trains in
+    place (:func:`fastnn.layout.flat_base`). ``random_state`` defaults to ``est``'s."""
+    random_state = est._random_state if random_state is None else random_state
     factor = 2.0 if est.activation == "logistic" else 6.0
-    coefs, intercepts = [], []
-    for fan_in, fan_out in zip(est._sizes[:-1], est._sizes[1:]):
+    theta = np.empty(n_params(est._sizes), dtype=dtype)
+    coefs, intercepts = unpack(theta, est._sizes)
+    for W, b in zip(coefs, intercepts):
+        fan_in, fan_out = W.shape
         bound = np.sqrt(factor / (fan_in + fan_out))
-        W = est._random_state.uniform(-bound, bound, (int(fan_in), int(fan_out)))
-        b = est._random_state.uniform(-bound, bound, int(fan_out))
-        coefs.append(W.astype(dtype, copy=False))
-        intercepts.append(b.astype(dtype, copy=False))
+        # By blocks of rows: the same draws in the same order as one call (one double
+        # each, row by row), without a float64 matrix and its temporaries the size of
+        # W (three of them inside uniform).
+        rows = max(1, DRAW_BLOCK // fan_out)
+        for r0 in range(0, fan_in, rows):
+            r1 = min(fan_in, r0 + rows)
+            W[r0:r1] = random_state.uniform(-bound, bound, (r1 - r0, fan_out))
+        b[...] = random_state.uniform(-bound, bound, fan_out)
     return coefs, intercepts
 
 

@@ -50,6 +50,28 @@ def pack(coefs, intercepts, dtype):
     return np.concatenate([np.ravel(p) for p in [*coefs, *intercepts]], dtype=dtype)
 
 
+def flat_base(coefs, intercepts, dtype):
+    """The flat vector of ``dtype`` that ``coefs`` and ``intercepts`` are the
+    :func:`unpack` views of, or None if they are not (then :func:`pack` copies them).
+    A fit trains that vector in place, as scikit-learn's fit updates ``coefs_``."""
+    base = coefs[0].base if coefs else None
+    if not (isinstance(base, np.ndarray) and base.ndim == 1 and base.dtype == dtype):
+        return None
+    sizes = [coefs[0].shape[0], *(W.shape[1] for W in coefs)]
+    if base.shape[0] != n_params(sizes) or not base.flags.c_contiguous:
+        return None
+    expected = unpack(base, sizes)
+    views = zip([*coefs, *intercepts], [*expected[0], *expected[1]])
+    if len(coefs) + len(intercepts) != 2 * len(expected[0]):
+        return None
+    same = all(
+        p.base is base and p.shape == e.shape and p.strides == e.strides
+        and p.__array_interface__["data"][0] == e.__array_interface__["data"][0]
+        for p, e in views
+    )  # fmt: skip
+    return base if same else None
+
+
 def aligned_zeros(length, dtype, alignment=64):
     """A zeroed vector whose data starts on an ``alignment``-byte boundary (a cache
     line). NumPy only promises 16 bytes; the model-parallel kernel's two workers write

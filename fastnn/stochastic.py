@@ -28,10 +28,11 @@ from fastnn.engine import (
     DivergenceWarning,
     kernel_array,
     kernel_input,
+    new_parameters,
     predict_output,
     user_callbacks,
 )
-from fastnn.layout import aligned_zeros, pack, unpack, work_size
+from fastnn.layout import aligned_zeros, flat_base, pack, unpack, work_size
 
 
 class OptimizerState:
@@ -78,9 +79,16 @@ def batch_size_for(est, n_samples):
     return int(np.clip(est.batch_size, 1, n_samples))
 
 
-def fit_stochastic(est, X, Y, sw, Y_split, incremental):
+def fit_stochastic(est, X, Y, sw, Y_split, incremental, initial_rng=None):
     """Train ``est`` with sgd or the Adam family; ``Y`` is the float target matrix and
     ``Y_split`` the array scikit-learn splits and stratifies on (the binarised labels).
+    ``initial_rng`` is, for a fit that starts from new weights, the random generator's
+    state they were drawn from (if every epoch diverges, they are drawn again).
+
+    Memory: the parameters are trained in place in the vector ``est.coefs_`` views
+    (:func:`fastnn.layout.flat_base`), beside one gradient vector and the optimizer's
+    state; nothing else the size of the parameters is kept, except early stopping's
+    best weights and, for a fit that continues from earlier weights, a copy of them.
 
     The loop: run a call's epochs (:class:`fastnn._workers.EpochCalls` chooses how
     many, and on how many threads), record them, score the held-out set, call the
@@ -88,7 +96,10 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     """
     engine = BACKENDS[est.backend]
     sizes, codes, dtype = est._sizes, est._codes, X.dtype
-    theta = pack(est.coefs_, est.intercepts_, dtype)
+    theta = flat_base(est.coefs_, est.intercepts_, dtype)
+    if theta is None:
+        theta = pack(est.coefs_, est.intercepts_, dtype)
+    est.coefs_, est.intercepts_ = unpack(theta, sizes)
     if not incremental or not hasattr(est, "_optimizer"):
         est._optimizer = OptimizerState(est, theta.shape[0], dtype)
     opt = est._optimizer
@@ -105,15 +116,18 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
     X_in, Y = kernel_input(X, est.backend, training=True), kernel_array(Y)
     sw = np.ones(n_samples, dtype=dtype) if sw is None else kernel_array(sw)
     idx = np.arange(n_samples, dtype=np.int64)
-    grad = np.zeros_like(theta)
+    # np.zeros, not zeros_like: its pages are the system's zero pages until written,
+    # and a sparse fit never writes most of the first layer's (fastnn/kernels/sparse.py).
+    grad = np.zeros(theta.shape[0], dtype=dtype)
     s = _prepare_scalars(est, opt.scalars, batch_size_for(est, n_samples))
     hyper, counts = s
     batch_size = int(counts[C.BATCH_SIZE])
     work = aligned_zeros(work_size(sizes, batch_size, sparse=sparse_input), dtype)
     rng_state = _rng_state(est._random_state)
     losses = np.empty(est.max_iter, dtype=np.float64)
-    est.coefs_, est.intercepts_ = unpack(theta, sizes)
-    start = (theta.copy(), len(est.loss_curve_), est.t_)  # to fall back on if all diverges
+    # To fall back on if every epoch diverges: the initial weights (drawn again from
+    # initial_rng, not copied), or a copy of the weights this fit continues from.
+    start = (theta.copy() if initial_rng is None else initial_rng, len(est.loss_curve_), est.t_)
     callbacks = user_callbacks(est)
     # Back to Python after every epoch when Python has work then; else several epochs
     # a call (fastnn/_workers.py), so that Ctrl-C stays responsive.
@@ -160,8 +174,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental):
             _restore_rng(est._random_state, rng_state)
             _store_stopping_state(est, s, early_stopping)
     if early_stopping:
-        theta = est._best_theta
-    est.coefs_, est.intercepts_ = unpack(theta.copy(), sizes)
+        est.coefs_, est.intercepts_ = unpack(est._best_theta.copy(), sizes)
 
 
 def _hold_out(est, X, Y, sw, Y_split):
@@ -277,7 +290,10 @@ def _diverged(est, losses, bad_loss, s, X, theta, start):
     with np.errstate(all="ignore"):
         usable = np.isfinite(theta).all() and np.isfinite(predict_output(est, X)).all()
     if not usable:
-        theta[:], n_curve, est.t_ = start
+        weights, n_curve, est.t_ = start
+        if not isinstance(weights, np.ndarray):  # the generator's state they came from
+            weights = pack(*new_parameters(est, theta.dtype, _generator(weights)), theta.dtype)
+        theta[:] = weights
         del est.loss_curve_[n_curve:]
         est.n_iter_ = 0
         kept = "no epoch's weights gave finite outputs, so the weights from the start of "
@@ -326,6 +342,13 @@ def _store_stopping_state(est, s, early_stopping):
     est._no_improvement_count = int(counts[C.NO_IMPROVEMENT])
     if not early_stopping:
         est.best_loss_ = float(hyper[C.BEST])
+
+
+def _generator(state):
+    """A new ``RandomState`` in the state ``state`` (of ``get_state()``)."""
+    random_state = np.random.RandomState()
+    random_state.set_state(state)
+    return random_state
 
 
 def _rng_state(random_state):
