@@ -13,7 +13,7 @@ from sklearn import datasets as skdata
 from sklearn.utils import check_random_state
 
 # Generated datasets: ``n_samples`` and ``noise`` shape them.
-GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
+GENERATED = ("xor", "moons", "circles", "spirals", "blobs", "text")
 # scikit-learn's bundled datasets: ``n_samples`` draws a subsample, ``noise`` is refused.
 BUNDLED = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 NAMES = GENERATED + BUNDLED
@@ -22,7 +22,11 @@ REGRESSION = frozenset({"diabetes"})
 
 DEFAULT_N_SAMPLES = 1000
 # Standard deviation of the Gaussian noise of each generated dataset, when not given.
-DEFAULT_NOISE = {"xor": 0.1, "moons": 0.2, "circles": 0.1, "spirals": 0.05, "blobs": 1.0}
+DEFAULT_NOISE = {"xor": 0.1, "moons": 0.2, "circles": 0.1, "spirals": 0.05, "blobs": 1.0,
+                 "text": 0.8}  # fmt: skip
+# The generated text: words in its vocabulary, topics (the classes), mean words a
+# document (Poisson).
+TEXT_WORDS, TEXT_TOPICS, TEXT_LENGTH = 2000, 4, 40
 
 _XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 _XOR_Y = np.array([0, 1, 1, 0])
@@ -57,23 +61,27 @@ def load(name, n_samples=None, noise=None, random_state=0):
     ----------
     name : str
         One of :data:`NAMES`. Generated: ``'xor'``, ``'moons'``, ``'circles'``,
-        ``'spirals'``, ``'blobs'``; bundled with scikit-learn: ``'digits'``, ``'iris'``,
-        ``'wine'``, ``'breast_cancer'``, ``'diabetes'`` (regression).
+        ``'spirals'``, ``'blobs'``, ``'text'`` (sparse: documents of four topics as
+        TF-IDF rows of a 2,000-word vocabulary); bundled with scikit-learn:
+        ``'digits'``, ``'iris'``, ``'wine'``, ``'breast_cancer'``, ``'diabetes'``
+        (regression).
     n_samples : int, default=None
         Number of samples. ``None`` gives 1000 for generated datasets, the four points of
         the XOR truth table for ``'xor'``, and the whole of a bundled dataset; for a bundled
         dataset a smaller number draws a random subsample (rows keep their order).
     noise : float, default=None
         Standard deviation of the Gaussian noise of a generated dataset (``cluster_std`` for
-        ``'blobs'``, and ``factor=0.5`` is kept for ``'circles'``). ``None`` gives a default
-        per dataset, and no noise for the four-point ``'xor'``. Bundled datasets refuse it.
+        ``'blobs'``, and ``factor=0.5`` is kept for ``'circles'``; for ``'text'``, the
+        share of each document's words drawn from the whole vocabulary rather than its
+        topic's, in ``[0, 1]``). ``None`` gives a default per dataset, and no noise for
+        the four-point ``'xor'``. Bundled datasets refuse it.
     random_state : int, RandomState instance or None, default=0
         Seeds the generation or subsampling.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), dtype float64
-        The inputs.
+        The inputs; for ``'text'``, a ``scipy.sparse`` CSR matrix.
     y : ndarray of shape (n_samples,)
         Class labels (int64), or real targets (float64) for ``'diabetes'``.
     """
@@ -103,7 +111,11 @@ def load(name, n_samples=None, noise=None, random_state=0):
     else:
         n = DEFAULT_N_SAMPLES if n_samples is None else int(n_samples)
         std = DEFAULT_NOISE[name] if noise is None else float(noise)
+        if name == "text" and std > 1:
+            raise ValueError(f"noise for 'text' is a share of words, in [0, 1]; got {noise!r}.")
         X, y = _GENERATORS[name](n, std, rng)
+    if name == "text":
+        return X, np.asarray(y, dtype=np.int64)
     X = np.ascontiguousarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64 if name in REGRESSION else np.int64)
     return X, y
@@ -152,7 +164,38 @@ def _spirals(n_samples, noise, rng, turns=1.5):
     return X, label
 
 
-_GENERATORS = {"moons": _moons, "circles": _circles, "blobs": _blobs, "spirals": _spirals}
+def _text(n_samples, noise, rng):
+    """Documents of :data:`TEXT_TOPICS` topics as L2-normalised TF-IDF rows (CSR).
+
+    Word frequencies follow Zipf's law. Each topic has its own favourite words (a block
+    of the vocabulary, in an order of its own); a document's words come from its
+    topic's distribution, or with probability ``noise`` from the whole vocabulary's.
+    """
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    zipf = 1.0 / np.arange(1, TEXT_WORDS + 1) ** 1.1
+    common = rng.permutation(TEXT_WORDS)  # common[r]: the word of rank r overall
+    block = TEXT_WORDS // TEXT_TOPICS
+    topics = []
+    for k in range(TEXT_TOPICS):
+        own = k * block + rng.permutation(block)
+        others = np.setdiff1d(np.arange(TEXT_WORDS), own)
+        topics.append(np.concatenate([own, rng.permutation(others)]))
+    label = rng.permutation(np.arange(n_samples) % TEXT_TOPICS)
+    lengths = 5 + rng.poisson(TEXT_LENGTH, n_samples)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    ranks = rng.choice(TEXT_WORDS, size=indptr[-1], p=zipf / zipf.sum())
+    from_topic = rng.uniform(size=indptr[-1]) >= noise
+    doc = np.repeat(np.arange(n_samples), lengths)
+    words = np.where(from_topic, np.asarray(topics)[label[doc], ranks], common[ranks])
+    counts = csr_matrix((np.ones(indptr[-1]), words, indptr), shape=(n_samples, TEXT_WORDS))
+    counts.sum_duplicates()
+    return TfidfTransformer().fit_transform(counts).tocsr(), label
+
+
+_GENERATORS = {"moons": _moons, "circles": _circles, "blobs": _blobs, "spirals": _spirals,
+               "text": _text}  # fmt: skip
 
 
 # --- CSV files ------------------------------------------------------------------------

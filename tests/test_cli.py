@@ -83,6 +83,20 @@ def test_train_regression_reports_r2(capsys):
     assert "test R²" in out
 
 
+def test_train_text_sparse_and_save(capsys, tmp_path):
+    # The sparse dataset trains as it is (no scaling, which would make it dense), and
+    # the saved model predicts it.
+    path = tmp_path / "text.npz"
+    argv = ["train", "--dataset", "text", "--epochs", "30", "--no-plot", "--save", str(path)]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0, err
+    assert "sparse (" in out and "features as they are" in out
+    assert _score(out, "test accuracy") > 0.8
+    model = fastnn.load(path)
+    X, y = datasets.load("text")
+    assert model.score(X, y) > 0.8
+
+
 def test_train_validation_fraction(capsys):
     argv = ["train", "--dataset", "iris", "--epochs", "5", "--validation-fraction", "0.2"]
     status, out, err = _run(capsys, *argv)

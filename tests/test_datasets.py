@@ -1,10 +1,14 @@
 """fastnn.datasets: every named dataset, and reading CSV files."""
 
+import warnings
+
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+import scipy.sparse
+import scipy.sparse.linalg
+from numpy.testing import assert_allclose, assert_array_equal
 
-from fastnn import datasets
+from fastnn import MLPClassifier, datasets
 
 # name -> (n_samples, n_features, number of classes or None for regression)
 EXPECTED = {
@@ -13,6 +17,7 @@ EXPECTED = {
     "circles": (1000, 2, 2),
     "spirals": (1000, 2, 2),
     "blobs": (1000, 2, 3),
+    "text": (1000, 2000, 4),
     "digits": (1797, 64, 10),
     "iris": (150, 4, 3),
     "wine": (178, 13, 3),
@@ -32,7 +37,11 @@ def test_load_shapes_and_dtypes(name):
     assert X.shape == (n, d)
     assert y.shape == (n,)
     assert X.dtype == np.float64
-    assert X.flags.c_contiguous
+    if name == "text":
+        assert scipy.sparse.issparse(X) and X.format == "csr"
+        X = X.data  # the non-zeros
+    else:
+        assert X.flags.c_contiguous
     assert np.isfinite(X).all()
     if n_classes is None:
         assert y.dtype == np.float64
@@ -47,22 +56,46 @@ def test_load_shapes_and_dtypes(name):
 def test_load_is_deterministic(name):
     X1, y1 = datasets.load(name, random_state=3)
     X2, y2 = datasets.load(name, random_state=3)
+    if name == "text":
+        X1, X2 = X1.toarray(), X2.toarray()
     assert_array_equal(X1, X2)
     assert_array_equal(y1, y2)
 
 
-@pytest.mark.parametrize("name", ["moons", "circles", "spirals", "blobs"])
+@pytest.mark.parametrize("name", ["moons", "circles", "spirals", "blobs", "text"])
 def test_generated_depend_on_random_state(name):
     X1, _ = datasets.load(name, random_state=0)
     X2, _ = datasets.load(name, random_state=1)
+    if name == "text":
+        X1, X2 = X1.toarray(), X2.toarray()
     assert not np.array_equal(X1, X2)
 
 
 @pytest.mark.parametrize("name", datasets.GENERATED)
 def test_generated_n_samples_and_noise(name):
     X, y = datasets.load(name, n_samples=50, noise=0.0)
-    assert X.shape == (50, 2)
+    assert X.shape == (50, datasets.TEXT_WORDS if name == "text" else 2)
     assert y.shape == (50,)
+
+
+def test_text_is_sparse_tfidf_whose_topics_a_network_learns():
+    X, y = datasets.load("text", n_samples=400)
+    assert 20 < X.nnz / X.shape[0] < 60  # words a document, TEXT_LENGTH on average
+    assert_allclose(scipy.sparse.linalg.norm(X, axis=1), 1.0)  # L2-normalised rows
+    assert (X.data > 0).all()
+    # Without noise, every word comes from the document's topic: each topic's words
+    # are its own block of the vocabulary, plus the other words in its order.
+    X0, y0 = datasets.load("text", n_samples=400, noise=0.0)
+    block = datasets.TEXT_WORDS // datasets.TEXT_TOPICS
+    own = [np.isin(X0[y0 == k].indices // block, [k]).mean() for k in range(4)]
+    assert min(own) > 0.5, own
+    with pytest.raises(ValueError, match="noise for 'text' is a share of words"):
+        datasets.load("text", noise=1.5)
+    # Learnable: far above chance (0.25) on held-out documents.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 100 epochs may not converge
+        model = MLPClassifier((32,), max_iter=100, random_state=0).fit(X[:300], y[:300])
+    assert model.score(X[300:], y[300:]) > 0.7
 
 
 def test_xor_default_is_the_truth_table():

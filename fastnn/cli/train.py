@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import is_classifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -97,7 +98,7 @@ def run(args):
         feature_names=data.feature_names,
     )
     print(_describe(data, split, trained.model, args))
-    X_train = trained.scaler.transform(split.X_train)
+    X_train = trained.transform(split.X_train)
     y_train = trained.scale_target(split.y_train)
     timing = fit(trained.model, X_train, y_train, args)
     _report(trained, split, timing)
@@ -161,8 +162,10 @@ def _split(data, args):
 
 
 def _scaling(data, split):
-    """Feature scaler, target mean and scale: fitted on the train set only."""
-    scaler = StandardScaler().fit(split.X_train)
+    """Feature scaler, target mean and scale: fitted on the train set only. Sparse
+    features (TF-IDF rows, already normalised) are left as they are: centring them
+    would make them dense."""
+    scaler = None if scipy.sparse.issparse(split.X_train) else StandardScaler().fit(split.X_train)
     if data.classification:
         return scaler, 0.0, 1.0
     return scaler, float(np.mean(split.y_train)), float(np.std(split.y_train)) or 1.0
@@ -194,6 +197,11 @@ def _describe(data, split, model, args):
     else:
         what = "regression"
         scaled = "features and target standardised"
+    if scipy.sparse.issparse(data.X):
+        what += f", sparse ({data.X.nnz / max(n, 1):.0f} non-zeros a sample)"
+        scaled = scaled.replace("features and target", "target").replace(
+            "features standardised", "features as they are"
+        )
     return (
         f"data:  {data.name}: {n} samples, {d} features, {what}; {split.note}; {scaled}\n"
         f"model: {type(model).__name__} hidden={','.join(map(str, args.hidden))} "
