@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 
 
@@ -10,11 +11,11 @@ def warmup(dtypes=("float64", "float32")):
     """Compile fastnn's Numba kernels for the given dtypes now, instead of at first fit.
 
     Every kernel a fit or a prediction can call, whatever the solver, activation, loss,
-    dropout or network: the one-worker and two-worker epoch kernels, for rows and for
-    wide layers (the model-parallel kernel), the full-batch gradient of lbfgs, and
-    prediction. Each loads instead if its compiled code is already on disk (see
-    :mod:`fastnn._cache`): after ``pip install .``, whose build ran this, there is
-    nothing left to compile.
+    dropout or network: the one-worker and two-worker epoch kernels, for rows, for
+    wide layers (the model-parallel kernel) and for sparse input, the full-batch
+    gradient of lbfgs, and prediction. Each loads instead if its compiled code is
+    already on disk (see :mod:`fastnn._cache`): after ``pip install .``, whose build
+    ran this, there is nothing left to compile.
 
     Parameters
     ----------
@@ -40,3 +41,7 @@ def warmup(dtypes=("float64", "float32")):
             # 256 x 256 weights, batches of 32 rows: each layer's units split between the
             # workers (fastnn/kernels/split.py).
             MLPClassifier((256, 256), max_iter=1, random_state=0, dtype=dtype).fit(X_split, y_split)
+            # Sparse input (fastnn/kernels/sparse.py): its epoch kernel and prediction.
+            X_sparse = scipy.sparse.csr_matrix(X_split)
+            model = MLPClassifier((2,), max_iter=1, random_state=0, dtype=dtype)
+            model.fit(X_sparse, y_split).predict_proba(X_sparse)

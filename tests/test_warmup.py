@@ -19,12 +19,13 @@ def test_import_compiles_nothing_and_warmup_compiles_the_fit_kernels(tmp_path):
     script = """
         import fastnn
         from fastnn._workers import fit_workers
-        from fastnn.kernels import dense, epoch, handover, split
-        kernels_ = (epoch.run_epochs, dense.predict_rows, split.run_epochs)
+        from fastnn.kernels import dense, epoch, handover, sparse, split
+        kernels_ = (epoch.run_epochs, dense.predict_rows, split.run_epochs, sparse.run_epochs,
+                    sparse.predict_rows)
         before = sum(len(f.signatures) for f in kernels_)
         fastnn.warmup(dtypes=("float64",))
         after = [len(f.signatures) for f in kernels_]
-        helpers = [len(f.signatures) for f in (epoch.helper, split.helper)]
+        helpers = [len(f.signatures) for f in (epoch.helper, split.helper, sparse.helper)]
         inlined = (epoch._step, handover.end_batch, handover.start_epoch,
                    dense.forward_rows, dense.backward_rows)
         alone = sum(len(f.overloads) for f in inlined)
@@ -32,13 +33,15 @@ def test_import_compiles_nothing_and_warmup_compiles_the_fit_kernels(tmp_path):
         print(before, *after, fit_workers(), *helpers, alone, *apart)
     """
     out = map(int, _run(script, tmp_path))
-    before, rows, predict, units, workers, helper, units_helper, alone, update, block = out
+    (before, rows, predict, units, sparse, sparse_predict, workers, helper, units_helper,
+     sparse_helper, alone, update, block) = out  # fmt: skip
     assert before == 0
     assert rows >= 1 and predict >= 1
     assert units == 1  # the model-parallel kernel of wide networks
+    assert sparse == sparse_predict == 1  # sparse input's
     # The second worker's kernels, even where it cannot run (a build machine may have
     # one CPU, and the package run on two).
-    assert helper == units_helper == 1
+    assert helper == units_helper == sparse_helper == 1
     # fastnn/_jit.py, INLINE: the big single-site helpers are typed inside their caller,
     # never compiled on their own (each level compiled apart re-optimises all it calls);
     # the helpers that are not inlined, _update and _block (shared by both workers),
