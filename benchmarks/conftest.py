@@ -142,6 +142,13 @@ def pytest_terminal_summary(terminalreporter):
         what = "after a fresh install" if kind == "fresh-install" else f"{kind} Numba cache"
         write(f"first fit in a new process, {what}: {seconds:.2f} s beyond "
               "importing numpy, numba and scikit-learn (the faster of two)")  # fmt: skip
+    sparse = {impl: RESULTS.get(("sparse-20000x50000", impl)) for impl in (
+        "fastnn-numba-float64", "fastnn-numba-float32", "sklearn")}  # fmt: skip
+    if all(sparse.values()):
+        f64, f32, sk = sparse.values()
+        write(f"sparse 20000x50000, 100 a row, (100,), batch 200, adam, s per epoch: fastnn "
+              f"float64 {f64:.3f} ({sk / f64:.1f}x), float32 {f32:.3f} ({sk / f32:.1f}x), "
+              f"scikit-learn {sk:.3f}")  # fmt: skip
     for case in ("one-row", "100k-rows"):
         ours, theirs = PREDICT.get((case, "fastnn")), PREDICT.get((case, "sklearn"))
         if ours and theirs:
