@@ -80,6 +80,20 @@ def test_sparse_fit_matches_scikit_learn_and_dense(regressor, solver, backend):
         assert got.score(X, y) == pytest.approx(expected.score(X, y))
 
 
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 1e-4)])
+def test_the_two_engines_are_twins_on_sparse_input(dtype, rtol):
+    # The numba kernels (fastnn/kernels/sparse.py) against their twin, the reference's
+    # run_epochs and predict with SciPy's products: equal but for the order of sums
+    # (float32: its rounding, as tests/test_fuzz.py allows).
+    X, y, _, _ = pairs(regressor=False)
+    X = X.astype(dtype)
+    params = {**BASE, "dropout": 0.2}
+    numba = MLPClassifier(backend="numba", dtype=dtype, **params).fit(X, y)
+    numpy = MLPClassifier(backend="numpy", dtype=dtype, **params).fit(X, y)
+    assert_allclose(curve(numba), curve(numpy), rtol=rtol)
+    assert_allclose(numba.predict_proba(X), numpy.predict_proba(X), rtol=rtol, atol=rtol / 100)
+
+
 FORMATS = [
     scipy.sparse.csr_matrix,
     scipy.sparse.csc_matrix,
