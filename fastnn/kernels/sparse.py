@@ -1,27 +1,30 @@
 """Kernels for sparse input: a mini-batch fit and prediction on a CSR matrix.
 
-The input ``X`` is a CSR matrix as three arrays, ``X = (indptr, indices, values)``
-(int64, int32 and the fit's float type; :func:`fastnn.engine.kernel_input` makes them
-from a SciPy matrix). Only the first layer sees ``X``: its product ``X_b W`` and its
-weight gradient ``X_bᵀ delta`` run on the rows of the batch as they are stored, and
-every other layer is :mod:`.dense`'s (``given=True`` tells it that the first layer's
-products are done here). ``X`` is never made dense, neither whole nor per batch.
+The input ``X`` reaches the kernels as the arrays of a CSR matrix, ``(indptr, indices,
+values)`` (int64, int32 and the fit's float type), and for training a fourth,
+``columns``, room for a batch's map of columns (:func:`fastnn.engine.kernel_input`
+makes them from a SciPy matrix). Only the first layer sees ``X``: its product ``X_b W``
+and its weight gradient ``X_bᵀ delta`` run on the rows of the batch as they are stored,
+and every other layer is :mod:`.dense`'s (``given=True`` tells it that the first
+layer's products are done here). ``X`` is never made dense, neither whole nor per batch.
 
 Both products visit the non-zeros in the order SciPy's ``csr_matvecs`` and
 ``csc_matvecs`` do, which scikit-learn's ``safe_sparse_dot`` calls: row by row, and
 within a row in stored order, each adding ``value * row of W`` (or of ``delta``) to
 the row it feeds.
 
-The epoch kernel runs on one worker: a batch of sparse rows is cheap (a few non-zeros
-a row), and the cost is the optimizer's step over every weight of the first layer,
-which exact Adam moves each batch whatever the gradient (the moments decay, the L2 term
-pulls). That step is one pass over the weights and the optimizer's moments: the
-gradient of the first layer's weights is kept as compact rows, one for each column
-the batch has non-zeros in (:func:`scatter_gradient`), and each weight row is finished
-and stepped from its compact row or from zero (:func:`step_first_layer`). No
-gradient the size of the first layer is written or read: the first layer's part of
-``grad`` holds only the compact rows, and the rest of it is never touched (so the
-system never backs those pages of ``np.zeros`` with memory).
+A batch of sparse rows is cheap (a few non-zeros a row); the cost is the optimizer's
+step over every weight of the first layer, which exact Adam moves each batch whatever
+the gradient (the moments decay, the L2 term pulls). That step is one pass over the
+weights and the optimizer's moments: the gradient of the first layer's weights is kept
+as compact rows, one for each column the batch has non-zeros in
+(:func:`scatter_gradient`), and each weight row is finished and stepped from its
+compact row or from zero (:func:`step_first_layer`). No gradient the size of the first
+layer is written or read: the first layer's part of ``grad`` holds only the compact
+rows, and the rest of it is never touched (so the system never backs those pages of
+``np.zeros`` with memory). The step is bound by its two divisions and square root a
+weight, not by memory: worker 1 (:func:`helper`) takes the second half of the rows,
+claimed as :mod:`.epoch`'s half-steps are (:mod:`.handover`), which about halves it.
 """
 
 import numpy as np
