@@ -349,8 +349,9 @@ class EpochCalls:
         self.workers = fit_workers()
         if self.workers >= 2 and two_workers_pay(sizes, batch_size, dropout, sparse_input):
             shape = (tuple(int(n) for n in sizes), batch_size, np.dtype(dtype).str, tuple(codes))
-            # dropout: with it, a wide network runs the row split, not the unit split
-            self._choice = worker_choice((*shape, dropout, one_at_a_time))
+            # dropout: with it, a wide network runs the row split, not the unit split;
+            # sparse input has a scheme of its own
+            self._choice = worker_choice((*shape, dropout, one_at_a_time, sparse_input))
         self._n_batches = -(-n_samples // batch_size)
         if not one_at_a_time:
             self._sized = True
