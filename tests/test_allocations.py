@@ -18,9 +18,10 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     from numba.core.runtime import rtsys
     from fastnn import _workers, kernels, layout, _codes as C
-    from fastnn.kernels import epoch, split
+    from fastnn.kernels import epoch, sparse, split
 
-    def epochs(n_epochs, n_samples=300, solver=C.ADAM, dropout=0.0, workers=1, units=False):
+    def epochs(n_epochs, n_samples=300, solver=C.ADAM, dropout=0.0, workers=1, units=False,
+               sparse_input=False):
         rng = np.random.RandomState(0)
         # With two workers, batches and layers large enough to be split in two blocks.
         batch_size = 16 if workers == 1 else 128
@@ -42,14 +43,19 @@ SCRIPT = textwrap.dedent(
         if units:  # the model-parallel kernel (kernels/split.py) on the same problem
             hyper[C.DROPOUT], hyper[C.DROPOUT + 1] = 0.0, 0.0
         codes = np.array([C.TANH, C.LOG_LOSS, solver], dtype=np.int64)
-        work = np.zeros(layout.work_size(sizes, batch_size))
+        work = np.zeros(layout.work_size(sizes, batch_size, sparse=sparse_input))
+        if sparse_input:  # the CSR arrays of X, and the map of a batch's columns
+            X[X < 0.5] = 0.0
+            nz = X != 0
+            X = (np.concatenate([[0], np.cumsum(nz.sum(axis=1))]).astype(np.int64),
+                 np.nonzero(nz)[1].astype(np.int32), X[nz], np.full(6, -1, dtype=np.int64))
         rng_state = np.zeros(625, dtype=np.uint32)
         rng_state[:624] = np.random.RandomState(1).get_state()[1]
         rng_state[624] = 624
         idx = np.arange(n_samples, dtype=np.int64)
         losses = np.zeros(n_epochs)
         before = rtsys.get_allocation_stats().alloc
-        scheme = split if units else epoch
+        scheme = split if units else sparse if sparse_input else epoch
         kernel = _workers.drivers(scheme.run_epochs, scheme.helper)[workers - 1]
         kernel((X, Y, sw, idx), (sizes, codes), (theta, grad, state), s, work, rng_state,
                losses)
@@ -68,6 +74,11 @@ SCRIPT = textwrap.dedent(
             kw = dict(solver=solver, workers=workers, units=True)
             epochs(1, **kw)
             result[f"{solver}-units-{workers}"] = [epochs(n, **kw) for n in (1, 10)]
+        for dropout in (0.0, 0.2):
+            for workers in (1, 2):
+                kw = dict(solver=solver, dropout=dropout, workers=workers, sparse_input=True)
+                epochs(1, **kw)
+                result[f"{solver}-{dropout}-sparse-{workers}"] = [epochs(n, **kw) for n in (1, 10)]
     print(json.dumps(result))
     """
 )
@@ -79,7 +90,11 @@ SCRIPT = textwrap.dedent(
 # (run_epochs' 14, in its tuples, ``scalars`` being two, and those two), and worker 1,
 # with two workers, the same 16 (it takes worker 0's arguments, rng_state and losses
 # included). The same for either scheme.
-PER_CALL = {1: 16, 2: 16 + 16, "units-1": 16, "units-2": 16 + 16}
+# The sparse kernels (fastnn/kernels/sparse.py) take three more arrays in ``X`` (19 each),
+# and allocate per call the workspace table's layer sizes (worker 0) and a row of room
+# for a zero gradient row (each worker).
+PER_CALL = {1: 16, 2: 16 + 16, "units-1": 16, "units-2": 16 + 16, "sparse-1": 19 + 2,
+            "sparse-2": 19 + 2 + 19 + 1}  # fmt: skip
 
 
 def test_run_epochs_allocates_nothing_per_epoch():
@@ -93,5 +108,6 @@ def test_run_epochs_allocates_nothing_per_epoch():
         # ten times as many over ten epochs. The count must not grow with them.
         assert ten_epochs == one_epoch, case
         workers = case.rsplit("-", 1)[1]
-        limit = PER_CALL[f"units-{workers}"] if "-units-" in case else PER_CALL[int(workers)]
+        scheme = "units-" if "-units-" in case else "sparse-" if "-sparse-" in case else ""
+        limit = PER_CALL[f"{scheme}{workers}"] if scheme else PER_CALL[int(workers)]
         assert one_epoch <= limit, case

@@ -103,13 +103,14 @@ def scatter_gradient(X, order, start, delta, G, slots, touched):
 
 
 @jit(internal=True)
-def step_first_layer(params, network, scalars, sw_sum, compact, rows):
+def step_first_layer(params, network, scalars, sw_sum, compact, rows, g_zero):
     """Finish the first layer's gradient (:func:`.dense.finish_slice`) and step its
     weights (:func:`.optim.step_entries`) for the rows ``j0:j1`` of ``W``, ``rows =
     (j0, j1)``, a row at a time: row ``j``'s gradient is the compact row
     :func:`scatter_gradient` gave it, ``G[slots[j]]``, or zero if the batch did not
-    touch column ``j`` (then only the L2 term moves it). ``compact = (G, slots)``.
-    Returns the sum of the squared weights before the step."""
+    touch column ``j`` (then only the L2 term moves it; ``g_zero``, a row of room of
+    the calling worker's own, holds it). ``compact = (G, slots)``. Returns the sum of
+    the squared weights before the step."""
     hyper, _ = scalars
     theta, _, state = params
     sizes, codes = network
@@ -117,7 +118,6 @@ def step_first_layer(params, network, scalars, sw_sum, compact, rows):
     j0, j1 = rows
     fan_out = sizes[1]
     alpha = hyper[ALPHA]
-    g_zero = np.empty(fan_out, dtype=theta.dtype)  # once per batch, fan_out entries
     squares = 0.0
     for j in range(j0, j1):
         k0 = j * fan_out
@@ -179,6 +179,7 @@ def helper(data, network, params, scalars, work, rng_state, losses, shared):
     B = counts[BATCH_SIZE]
     n_batches = losses.shape[0] * ((idx.shape[0] + B - 1) // B)
     half = (sizes[0] // 2, sizes[0])
+    g_zero = np.empty(sizes[1], dtype=theta.dtype)  # once per call, not per batch
     b = np.int64(0)
     while b < n_batches:
         if not H.wait(ctl, H.READY, b + 1):
@@ -187,7 +188,9 @@ def helper(data, network, params, scalars, work, rng_state, losses, shared):
             b = atomic_load(ctl, H.STEP_CLAIMED)  # worker 0 stepped it (this one is late)
             continue
         sw_sum = acc[H.WEIGHT]
-        acc[H.SECOND_SQUARES] = step_first_layer(params, network, scalars, sw_sum, compact, half)
+        acc[H.SECOND_SQUARES] = step_first_layer(
+            params, network, scalars, sw_sum, compact, half, g_zero
+        )
         atomic_store(ctl, H.STEP_DONE, b + 1)
         b += 1
 
@@ -225,6 +228,7 @@ def run_epochs(data, network, params, scalars, work, rng_state, losses, shared):
     G, slots = compact
     n_first = sizes[0] * sizes[1]
     halves = ((FIRST, sizes[0] // 2), (sizes[0] // 2, sizes[0]))
+    g_zero = np.empty(sizes[1], dtype=theta.dtype)  # once per call, not per batch
     H.start_epoch(idx, theta, state, scalars, rng_state)
     counts[BATCH_COUNT] += 1
     for b in range(losses.shape[0] * per_epoch):
@@ -245,10 +249,10 @@ def run_epochs(data, network, params, scalars, work, rng_state, losses, shared):
         acc[H.WEIGHT] = sw_sum
         step_scalars(scalars, codes)
         atomic_store(ctl, H.READY, b + 1)  # worker 1 may take the second half
-        squares = step_first_layer(params, network, scalars, sw_sum, compact, halves[0])
+        squares = step_first_layer(params, network, scalars, sw_sum, compact, halves[0], g_zero)
         if H.claim(ctl, H.STEP_CLAIMED, b):
             acc[H.SECOND_SQUARES] = step_first_layer(
-                params, network, scalars, sw_sum, compact, halves[1]
+                params, network, scalars, sw_sum, compact, halves[1], g_zero
             )
         elif not H.wait(ctl, H.STEP_DONE, b + 1):
             break  # halted: worker 1 failed
