@@ -80,8 +80,9 @@ def kernel_input(X, backend, training=False):
     ``(indptr, indices, values)`` as int64, int32 and the fit's dtype, the types its
     kernels are compiled for (:mod:`fastnn.kernels.sparse`), and with ``training`` a
     fourth, the epoch kernel's map of a batch's columns (two int64 entries a column,
-    all -1). Only ``indptr`` (one entry a row) and, where they are int64, ``indices``
-    are copied."""
+    all -1). Of a CSR matrix validated in the fit's dtype, only ``indptr`` (one entry a
+    row) and, where they are int64, ``indices`` are copied (CSC input was converted,
+    and so copied, before)."""
     if not scipy.sparse.issparse(X):
         return kernel_array(X)
     X = X.tocsr()

@@ -52,10 +52,12 @@ def pack(coefs, intercepts, dtype):
 
 def flat_base(coefs, intercepts, dtype):
     """The flat vector of ``dtype`` that ``coefs`` and ``intercepts`` are the
-    :func:`unpack` views of, or None if they are not (then :func:`pack` copies them).
-    A fit trains that vector in place, as scikit-learn's fit updates ``coefs_``."""
+    :func:`unpack` views of, if it is writable and aligned, or None (then :func:`pack`
+    copies them). A new fit trains that vector in place."""
     base = coefs[0].base if coefs else None
     if not (isinstance(base, np.ndarray) and base.ndim == 1 and base.dtype == dtype):
+        return None
+    if not (base.flags.writeable and base.flags.aligned):
         return None
     sizes = [coefs[0].shape[0], *(W.shape[1] for W in coefs)]
     if base.shape[0] != n_params(sizes) or not base.flags.c_contiguous:
@@ -191,7 +193,7 @@ def work_size(sizes, capacity, gather=True, sparse=False):
     Without ``gather`` (one batch forward and backward, :mod:`fastnn.kernels.dense`) it
     holds every layer's activations and deltas; with it (mini-batch training), every
     slot of :func:`workspace`. With ``sparse`` (:mod:`fastnn.kernels.sparse`, which
-    runs on one worker), the slots of inputs and of a second gradient are empty: the
+    gathers no batch of inputs and has no second gradient), those slots are empty: the
     table is ``workspace(sizes with no inputs, capacity, 0)``, as that kernel makes it.
     """
     sizes = [int(s) for s in sizes]

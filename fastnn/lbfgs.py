@@ -26,7 +26,10 @@ def fit_lbfgs(est, X, Y, sw):
     network = (sizes, est._codes)
     theta = pack(est.coefs_, est.intercepts_, dtype)
     grad = np.zeros_like(theta)
-    work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
+    if engine is reference:  # NumPy allocates as it goes
+        work = np.zeros(0, dtype=dtype)
+    else:
+        work = np.zeros(work_size(sizes, X.shape[0], gather=False), dtype=dtype)
     X = X if scipy.sparse.issparse(X) else kernel_array(X)
     Y = kernel_array(Y)
     sw = np.ones(X.shape[0], dtype=dtype) if sw is None else kernel_array(sw)

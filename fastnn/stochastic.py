@@ -85,10 +85,12 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental, initial_rng=None):
     ``initial_rng`` is, for a fit that starts from new weights, the random generator's
     state they were drawn from (if every epoch diverges, they are drawn again).
 
-    Memory: the parameters are trained in place in the vector ``est.coefs_`` views
-    (:func:`fastnn.layout.flat_base`), beside one gradient vector and the optimizer's
-    state; nothing else the size of the parameters is kept, except early stopping's
-    best weights and, for a fit that continues from earlier weights, a copy of them.
+    Memory: a new fit trains its initial weights in place, in the vector ``est.coefs_``
+    views (:func:`fastnn.layout.flat_base`), beside one gradient vector and the
+    optimizer's state; nothing else the size of the parameters is kept, except early
+    stopping's best weights. A fit that continues from earlier weights (``partial_fit``,
+    ``warm_start``) trains a copy of them and keeps another to fall back on, so that
+    arrays a user holds from ``coefs_`` do not change.
 
     The loop: run a call's epochs (:class:`fastnn._workers.EpochCalls` chooses how
     many, and on how many threads), record them, score the held-out set, call the
@@ -96,7 +98,9 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental, initial_rng=None):
     """
     engine = BACKENDS[est.backend]
     sizes, codes, dtype = est._sizes, est._codes, X.dtype
-    theta = flat_base(est.coefs_, est.intercepts_, dtype)
+    # A new fit trains in place the vector its initial weights were just drawn into
+    # (nobody else holds it); a fit that continues copies the weights it starts from.
+    theta = None if initial_rng is None else flat_base(est.coefs_, est.intercepts_, dtype)
     if theta is None:
         theta = pack(est.coefs_, est.intercepts_, dtype)
     est.coefs_, est.intercepts_ = unpack(theta, sizes)

@@ -171,3 +171,60 @@ def _compiled_pieces(sizes, length, capacity, widest):
               for i in range(sizes.shape[0] - 1)]  # fmt: skip
     partial = split.partial_start(np.int64(1), np.int64(1), capacity, widest)
     return starts, partial, epoch.row_scratch(sizes, np.int64(1), capacity)
+
+
+# --- The flat vector a fit trains -------------------------------------------------------
+
+
+def test_flat_base_finds_the_vector_of_unpack_views_and_nothing_else():
+    sizes = [3, 4, 2]
+    theta = np.arange(n_params(sizes), dtype=np.float64)
+    coefs, intercepts = layout.unpack(theta, sizes)
+    assert layout.flat_base(coefs, intercepts, np.float64) is theta
+    assert layout.flat_base(coefs, intercepts, np.float32) is None  # another dtype
+    copies = [W.copy() for W in coefs]
+    assert layout.flat_base(copies, intercepts, np.float64) is None  # arrays of their own
+    swapped = [coefs[0], coefs[1]], [intercepts[1], intercepts[0]]
+    assert layout.flat_base(*swapped, np.float64) is None  # views, in the wrong places
+    theta.flags.writeable = False
+    assert layout.flat_base(coefs, intercepts, np.float64) is None  # not to be trained
+    bigger = np.zeros(n_params(sizes) + 1)
+    assert layout.flat_base(*layout.unpack(bigger, sizes), np.float64) is None
+
+
+def test_a_new_fit_trains_its_initial_weights_in_place_and_a_later_one_a_copy():
+    import warnings
+
+    from fastnn import MLPClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(64, 3), rng.randint(0, 2, 64)
+    model = MLPClassifier((5,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+        base = model.coefs_[0].base
+        # every parameter is a view of one vector, which the fit trained (no copy)
+        assert all(p.base is base for p in model.coefs_ + model.intercepts_)
+        held = model.coefs_[0]
+        before = held.copy()
+        model.partial_fit(X, y)  # continues: trains a copy, held arrays stay as they were
+    np.testing.assert_array_equal(held, before)
+    assert not np.array_equal(model.coefs_[0], before)
+
+
+def test_initial_weights_drawn_by_blocks_are_one_call_s_draws():
+    # engine.new_parameters draws a large W by blocks of rows: the same numbers, in the
+    # same order, as one call of scikit-learn's kind.
+    from fastnn import MLPClassifier, engine
+
+    model = MLPClassifier((300,), random_state=0)
+    model._sizes = layer_sizes(500, (300,), 1)  # 150,000 weights: three blocks
+    model.activation = "relu"
+    coefs, intercepts = engine.new_parameters(model, np.float64, np.random.RandomState(7))
+    rng = np.random.RandomState(7)
+    for W, b in zip(coefs, intercepts):
+        bound = np.sqrt(6.0 / (W.shape[0] + W.shape[1]))
+        np.testing.assert_array_equal(W, rng.uniform(-bound, bound, W.shape))
+        np.testing.assert_array_equal(b, rng.uniform(-bound, bound, b.shape))
+    assert 500 * 300 > engine.DRAW_BLOCK

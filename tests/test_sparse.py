@@ -170,10 +170,22 @@ def test_partial_fit_and_warm_start_on_sparse(backend):
     for start in range(0, 300, 100):
         expected.partial_fit(X[start : start + 100], y[start : start + 100], classes=[0, 1, 2])
     assert_allclose(curve(got), expected.loss_curve_, rtol=RTOL)
-    # warm_start continues on sparse data after a dense fit
-    model = MLPClassifier(backend=backend, warm_start=True, **BASE).fit(X.toarray(), y)
-    model.fit(X, y)
+    # warm_start continues on sparse data after a dense fit, and partial_fit mixes
+    # them, as the same calls on dense data do.
+    model = MLPClassifier(backend=backend, dtype="float64", warm_start=True, **BASE)
+    all_dense = MLPClassifier(backend=backend, dtype="float64", warm_start=True, **BASE)
+    model.fit(X.toarray(), y).fit(X, y)
+    all_dense.fit(X.toarray(), y).fit(X.toarray(), y)
     assert len(model.loss_curve_) == 2 * BASE["max_iter"]
+    assert_allclose(curve(model), curve(all_dense), rtol=RTOL_DENSE)
+    for W, W_dense in zip(model.coefs_, all_dense.coefs_):
+        assert_allclose(W, W_dense, rtol=RTOL_DENSE, atol=1e-14)
+    mixed = MLPClassifier(backend=backend, dtype="float64", **BASE)
+    for start, dense_rows in ((0, False), (100, True), (200, False)):
+        rows = slice(start, start + 100)
+        X_part = X[rows].toarray() if dense_rows else X[rows]
+        mixed.partial_fit(X_part, y[rows], classes=[0, 1, 2])
+    assert_allclose(curve(mixed), curve(dense), rtol=RTOL_DENSE)
 
 
 def test_prediction_in_several_blocks_and_empty_rows():
@@ -224,6 +236,25 @@ def test_sparse_input_is_never_made_dense(monkeypatch):
                 model = MLPClassifier(backend=backend, solver=solver, **BASE).fit(X, y)
             model.predict_proba(X)
             model.score(X, y)
+
+
+def test_worker_1_starting_late_changes_nothing(monkeypatch):
+    # Worker 0 steps both halves of the first layer when worker 1 has not claimed one.
+    from fastnn import _workers
+
+    X, y, _ = sparse_problem(n=400, n_features=300, density=0.05)
+    params = {**BASE, "max_iter": 6}
+    with _workers.workers_forced(1):
+        expected = MLPClassifier(dtype="float64", **params).fit(X, y)
+
+    def late(fn, args):  # worker 1 starts only after worker 0 has finished
+        return lambda: fn(*args)
+
+    monkeypatch.setattr(_workers, "start_helper", late)
+    with _workers.workers_forced(2):
+        got = MLPClassifier(dtype="float64", **params).fit(X, y)
+    for W1, W2 in zip(got.coefs_ + got.intercepts_, expected.coefs_ + expected.intercepts_):
+        assert_array_equal(W1, W2)
 
 
 def test_one_worker_or_two_give_the_same_bits():

@@ -175,10 +175,34 @@ DIVERGING_HARD = {  # the restored weights overflow in the forward pass
 def test_restored_weights_predict_finite_values(backend, solver):
     X, y = load("regression")
     est = regressor(backend, solver, **DIVERGING_HARD[solver])
-    divergence_message(fit_recording(est, X, y))
+    message = divergence_message(fit_recording(est, X, y))
     assert all(np.isfinite(W).all() for W in est.coefs_ + est.intercepts_)
     with np.errstate(all="ignore"):
         assert np.isfinite(est.predict(X)).all()
+    if "weights from the start of this fit were kept" in message:
+        # A new fit's starting weights are drawn again from the generator's state,
+        # not copied (fastnn/stochastic.py): they must be the very weights drawn first.
+        from fastnn import engine
+
+        initial = engine.new_parameters(est, est.coefs_[0].dtype, np.random.RandomState(0))
+        for got, expected in zip(est.coefs_ + est.intercepts_, initial[0] + initial[1]):
+            assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_divergence_in_the_first_epoch_keeps_the_first_draw(backend):
+    # The first epoch diverges: the weights restored are the epoch's starting ones,
+    # bit for bit the initial draw (test_restored_weights_predict_finite_values checks
+    # the other way back to them, drawing them again).
+    X, y = load("regression")
+    est = regressor(backend, "sgd", learning_rate_init=1e300)
+    divergence_message(fit_recording(est, X, y * 1e300))
+    assert est.n_iter_ == 0
+    from fastnn import engine
+
+    initial = engine.new_parameters(est, est.coefs_[0].dtype, np.random.RandomState(0))
+    for got, expected in zip(est.coefs_ + est.intercepts_, initial[0] + initial[1]):
+        assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

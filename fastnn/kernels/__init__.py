@@ -4,10 +4,11 @@ Each public function here has a twin of the same name and meaning in the referen
 The kernels write into buffers allocated once per fit and allocate nothing per
 mini-batch. They trust their inputs: validation happens at the Python boundary.
 
-A fit's epochs run in one of two schemes, two peers built on the same two-worker
+A fit's epochs run in one of three schemes, peers built on the same two-worker
 protocol (:mod:`.handover`): :mod:`.epoch` splits each mini-batch's rows between the
-two workers, :mod:`.split` each hidden layer's units. :func:`epoch_workers` chooses,
-from the shapes alone, so that the bits never depend on the machine.
+two workers, :mod:`.split` each hidden layer's units, and :mod:`.sparse` (sparse input)
+the step of the first layer's weights. :func:`epoch_workers` chooses, from the shapes
+and the input's kind alone, so that the bits never depend on the machine.
 """
 
 from fastnn.kernels import epoch, handover, sparse, split

@@ -1,9 +1,10 @@
-"""The two-worker protocol that both epoch schemes share.
+"""The two-worker protocol that the epoch schemes share.
 
 A fit's epoch kernel runs as two workers: worker 0, on the calling thread, and worker 1,
 on a helper thread (:mod:`fastnn._workers`). Each scheme cuts a mini-batch's work into
 *shares*: :mod:`.epoch` into two blocks of rows and two halves of the optimizer step,
-:mod:`.split` into two halves of every layer's units, phase by phase. Worker 0 opens
+:mod:`.split` into two halves of every layer's units, phase by phase, :mod:`.sparse`
+into two halves of the first layer's step. Worker 0 opens
 each piece of work; the second share of it is claimed by one compare-and-swap on a
 counter, by worker 1 or, if worker 0 gets there first, by worker 0 itself. A worker
 only ever waits for work that a running worker has claimed, so a worker 1 that starts
@@ -11,7 +12,7 @@ late or never (a busy machine, one thread) cannot stall worker 0, and the bits d
 depend on the number of threads: every share is the same arithmetic in the same order
 whoever runs it.
 
-This module holds what both schemes use: the named slots of the counters ``ctl`` and
+This module holds what the schemes use: the named slots of the counters ``ctl`` and
 the sums ``acc`` the workers share, waiting and claiming, a batch's rows and its views
 of the workspace (:func:`fastnn.layout.workspace`), the batch's weight and the epoch's
 loss, and the bookkeeping at each epoch's start and end. Worker 0 alone does the
