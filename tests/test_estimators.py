@@ -1,6 +1,7 @@
 """The estimators' API: parameter checks, input checks, pickling, partial_fit rules."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -102,3 +103,27 @@ def test_predict_proba_rows_sum_to_one_and_log_matches():
     proba = model.predict_proba(Xm)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_allclose(model.predict_log_proba(Xm), np.log(proba))
+
+
+def test_verbose_prints_each_epoch_as_scikit_learn_does(capsys):
+    # "Iteration k, loss = ..." for every epoch, numbered on across partial_fit calls,
+    # the same lines as scikit-learn's for the same fit.
+    from sklearn.neural_network import MLPClassifier as SKClassifier
+
+    params = {"hidden_layer_sizes": (5,), "max_iter": 4, "random_state": 0, "verbose": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MLPClassifier(dtype="float64", **params).fit(X, y)
+        ours = capsys.readouterr().out.splitlines()
+        SKClassifier(**params).fit(X, y)
+        theirs = capsys.readouterr().out.splitlines()
+        model = MLPClassifier(dtype="float64", **params)
+        model.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
+        continued = capsys.readouterr().out.splitlines()
+    iterations = [line for line in ours if line.startswith("Iteration")]
+    assert iterations == [line for line in theirs if line.startswith("Iteration")]
+    assert [line.split(",")[0] for line in iterations] == [f"Iteration {k}" for k in range(1, 5)]
+    assert [line.split(",")[0] for line in continued if line.startswith("Iteration")] == [
+        "Iteration 1",
+        "Iteration 2",
+    ]
