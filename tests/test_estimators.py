@@ -106,8 +106,8 @@ def test_predict_proba_rows_sum_to_one_and_log_matches():
 
 
 def test_verbose_prints_each_epoch_as_scikit_learn_does(capsys):
-    # "Iteration k, loss = ..." for every epoch, numbered on across partial_fit calls,
-    # the same lines as scikit-learn's for the same fit.
+    # "Iteration k, loss = ..." for every epoch, the same lines as scikit-learn's for
+    # the same fit; each partial_fit call is its own iteration 1, as in scikit-learn.
     from sklearn.neural_network import MLPClassifier as SKClassifier
 
     params = {"hidden_layer_sizes": (5,), "max_iter": 4, "random_state": 0, "verbose": True}
@@ -117,13 +117,17 @@ def test_verbose_prints_each_epoch_as_scikit_learn_does(capsys):
         ours = capsys.readouterr().out.splitlines()
         SKClassifier(**params).fit(X, y)
         theirs = capsys.readouterr().out.splitlines()
-        model = MLPClassifier(dtype="float64", **params)
-        model.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
-        continued = capsys.readouterr().out.splitlines()
-    iterations = [line for line in ours if line.startswith("Iteration")]
-    assert iterations == [line for line in theirs if line.startswith("Iteration")]
-    assert [line.split(",")[0] for line in iterations] == [f"Iteration {k}" for k in range(1, 5)]
-    assert [line.split(",")[0] for line in continued if line.startswith("Iteration")] == [
-        "Iteration 1",
-        "Iteration 2",
+        MLPClassifier(dtype="float64", **params).partial_fit(X, y, [0, 1]).partial_fit(X, y)
+        ours_partial = capsys.readouterr().out.splitlines()
+        SKClassifier(**params).partial_fit(X, y, [0, 1]).partial_fit(X, y)
+        theirs_partial = capsys.readouterr().out.splitlines()
+
+    def iterations(lines):
+        return [line for line in lines if line.startswith("Iteration")]
+
+    assert iterations(ours) == iterations(theirs)
+    assert [line.split(",")[0] for line in iterations(ours)] == [
+        f"Iteration {k}" for k in range(1, 5)
     ]
+    assert iterations(ours_partial) == iterations(theirs_partial)
+    assert len(iterations(ours_partial)) == 2
