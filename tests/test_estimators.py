@@ -117,9 +117,9 @@ def test_verbose_prints_each_epoch_as_scikit_learn_does(capsys):
         ours = capsys.readouterr().out.splitlines()
         SKClassifier(**params).fit(X, y)
         theirs = capsys.readouterr().out.splitlines()
-        MLPClassifier(dtype="float64", **params).partial_fit(X, y, [0, 1]).partial_fit(X, y)
+        MLPClassifier(dtype="float64", **params).partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
         ours_partial = capsys.readouterr().out.splitlines()
-        SKClassifier(**params).partial_fit(X, y, [0, 1]).partial_fit(X, y)
+        SKClassifier(**params).partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
         theirs_partial = capsys.readouterr().out.splitlines()
 
     def iterations(lines):
