@@ -114,8 +114,9 @@ class BaseMLP(BaseEstimator):
         Y = np.ascontiguousarray(Y_split, dtype=X.dtype)
         self.n_outputs_ = Y.shape[1]
         self._random_state = check_random_state(self.random_state)
-        # The generator as it was before the initial weights were drawn: a stochastic
-        # fit that diverges at once re-draws them from it rather than keep a copy.
+        # The generator as it was before the initial weights were drawn: a new
+        # stochastic fit none of whose epochs' weights is usable after a divergence
+        # draws them again from it, rather than keep a copy (fastnn/stochastic.py).
         initial_rng = None
         if first_pass:
             initial_rng = self._random_state.get_state()
