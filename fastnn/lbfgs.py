@@ -20,8 +20,9 @@ def fit_lbfgs(est, X, Y, sw):
     """Train ``est`` with SciPy's L-BFGS-B on the full-batch loss and gradient."""
     engine = BACKENDS[est.backend]
     if scipy.sparse.issparse(X):
-        # Sparse X: the full-batch products are SciPy's, in either engine.
-        engine, X = reference, X.tocsr()
+        # Sparse X (CSR, from BaseMLP._fit): the full-batch products are SciPy's, in
+        # either engine.
+        engine = reference
     sizes, dtype = est._sizes, X.dtype
     network = (sizes, est._codes)
     theta = pack(est.coefs_, est.intercepts_, dtype)

@@ -182,11 +182,16 @@ def test_restored_weights_predict_finite_values(backend, solver):
     if "weights from the start of this fit were kept" in message:
         # A new fit's starting weights are drawn again from the generator's state,
         # not copied (fastnn/stochastic.py): they must be the very weights drawn first.
-        from fastnn import engine
+        assert_first_draw(est)
 
-        initial = engine.new_parameters(est, est.coefs_[0].dtype, np.random.RandomState(0))
-        for got, expected in zip(est.coefs_ + est.intercepts_, initial[0] + initial[1]):
-            assert_array_equal(got, expected)
+
+def assert_first_draw(est):
+    """``est``'s weights are bit for bit those its fit drew first (random_state=0)."""
+    from fastnn import engine
+
+    initial = engine.new_parameters(est, est.coefs_[0].dtype, np.random.RandomState(0))
+    for got, expected in zip(est.coefs_ + est.intercepts_, initial[0] + initial[1]):
+        assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -198,11 +203,7 @@ def test_divergence_in_the_first_epoch_keeps_the_first_draw(backend):
     est = regressor(backend, "sgd", learning_rate_init=1e300)
     divergence_message(fit_recording(est, X, y * 1e300))
     assert est.n_iter_ == 0
-    from fastnn import engine
-
-    initial = engine.new_parameters(est, est.coefs_[0].dtype, np.random.RandomState(0))
-    for got, expected in zip(est.coefs_ + est.intercepts_, initial[0] + initial[1]):
-        assert_array_equal(got, expected)
+    assert_first_draw(est)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
