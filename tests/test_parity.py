@@ -248,16 +248,24 @@ def test_warm_start(solver, backend):
 
 def test_random_state_instance_stream(backend):
     """A ``RandomState`` passed in is one stream across fits: the second and third
-    fits draw their weights and shuffles from where the previous fit left it."""
+    fits draw their weights and shuffles from where the previous fit left it, and it
+    ends in scikit-learn's state, the Gaussian it had cached included."""
     X, y = load("binary")
     params = {**BASE, "solver": "sgd"}
     got, expected = estimators("binary", backend=backend, dtype="float64", **params)
-    got.set_params(random_state=np.random.RandomState(0))
-    expected.set_params(random_state=np.random.RandomState(0))
+    generators = np.random.RandomState(0), np.random.RandomState(0)
+    for generator in generators:
+        generator.standard_normal()  # draws two, caches the second
+    got.set_params(random_state=generators[0])
+    expected.set_params(random_state=generators[1])
     for _ in range(3):
         got.fit(X, y)
         expected.fit(X, y)
     assert_same_fit(got, expected, X)
+    (name, key, pos, has_gauss, gauss), want = (g.get_state() for g in generators)
+    assert has_gauss == 1
+    assert (name, pos, has_gauss, gauss) == (want[0], want[2], want[3], want[4])
+    assert_array_equal(key, want[1])
 
 
 # --- warnings ---------------------------------------------------------------------

@@ -185,6 +185,23 @@ def test_restored_weights_predict_finite_values(backend, solver):
         assert_first_draw(est)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "random_state", [0, np.int64(0), np.random.RandomState(0)], ids=["int", "int64", "instance"]
+)
+def test_weights_drawn_again_from_a_seed_or_a_generator(backend, random_state):
+    # An int random_state is kept as the seed to draw from again, a generator as its
+    # state (fastnn/_base.py, _seed_or_state): both give back the first draw.
+    if isinstance(random_state, np.random.RandomState):
+        random_state.seed(0)  # the parameter is shared between the backends' cases
+    X, y = load("regression")
+    est = regressor(backend, "adam", random_state=random_state)
+    est.set_params(learning_rate_init=DIVERGING_HARD["adam"]["learning_rate_init"])
+    message = divergence_message(fit_recording(est, X, y))
+    assert "weights from the start of this fit were kept" in message
+    assert_first_draw(est)
+
+
 def assert_first_draw(est):
     """``est``'s weights are bit for bit those its fit drew first (random_state=0)."""
     from fastnn import engine
