@@ -1,0 +1,29 @@
+"""The fused xor epoch of benchmarks/floors.py does fastnn's math: its loss curve and
+final weights are fastnn's (numba engine, float64), so its time is a floor for the same
+work, not for less."""
+
+import warnings
+
+import numpy as np
+from floors import fused_epochs, xor_start
+from numpy.testing import assert_allclose
+from workloads import WORKLOADS, params
+
+from fastnn import MLPClassifier
+from fastnn.layout import pack
+
+
+def test_fused_xor_epochs_follow_fastnn():
+    epochs = 300
+    X, y, theta, key = xor_start()
+    losses = np.empty(epochs)
+    assert fused_epochs(X, y, theta, key, losses, WORKLOADS["xor"][1][0]) == epochs
+    est = MLPClassifier(**params("xor", epochs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter reached
+        est.fit(X, y)
+    # Equal to the bit on the machine this was written on; fastnn sums the L2 penalty
+    # with BLAS dot, whose order of summation may differ elsewhere, hence rtol.
+    assert_allclose(losses, est.loss_curve_, rtol=1e-12)
+    assert_allclose(theta, pack(est.coefs_, est.intercepts_, np.float64), rtol=1e-12)
+    assert losses[-1] < losses[0]  # it learns
