@@ -33,6 +33,9 @@ from workloads import PEER_EPOCHS, WORKLOADS, flops_per_epoch, load, params
 from fastnn import MLPClassifier
 
 
+# The shuffle's draws are written out here rather than taken from fastnn.kernels.rng:
+# its calls (one per draw) cost this 4-row epoch 70 ns of its 200, and a floor must not
+# pay fastnn's call structure. benchmarks/test_floors.py checks that the two agree.
 @numba.njit(inline="always")
 def _next_uint32(key):
     """NumPy's ``mt19937_next32`` on ``key`` (624 words, then the position)."""

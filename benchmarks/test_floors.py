@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 from floors import fused_epochs, xor_start
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from workloads import WORKLOADS, params
 
 from fastnn import MLPClassifier
@@ -27,3 +27,8 @@ def test_fused_xor_epochs_follow_fastnn():
     assert_allclose(losses, est.loss_curve_, rtol=1e-12)
     assert_allclose(theta, pack(est.coefs_, est.intercepts_, np.float64), rtol=1e-12)
     assert losses[-1] < losses[0]  # it learns
+    # The same shuffles: the generator ends where fastnn's fit left it (a full batch's
+    # loss hardly depends on its rows' order, so the curve alone would not show it).
+    _, words, pos = est._random_state.get_state()[:3]
+    assert pos == key[624]
+    assert_array_equal(words, key[:624])
