@@ -195,8 +195,7 @@ def test_weights_drawn_again_from_a_seed_or_a_generator(backend, random_state):
     if isinstance(random_state, np.random.RandomState):
         random_state.seed(0)  # the parameter is shared between the backends' cases
     X, y = load("regression")
-    est = regressor(backend, "adam", random_state=random_state)
-    est.set_params(learning_rate_init=DIVERGING_HARD["adam"]["learning_rate_init"])
+    est = regressor(backend, "adam", random_state=random_state, **DIVERGING_HARD["adam"])
     message = divergence_message(fit_recording(est, X, y))
     assert "weights from the start of this fit were kept" in message
     assert_first_draw(est)
