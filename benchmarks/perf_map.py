@@ -26,12 +26,19 @@ import tempfile
 import time
 import warnings
 
-# Before fastnn is imported: a cache of this process's own, so that every kernel is
-# compiled here (a kernel loaded from a cache keeps no LLVM module to read names from).
-CACHE = tempfile.mkdtemp(prefix="fastnn-perf-map-")
-atexit.register(shutil.rmtree, CACHE, ignore_errors=True)
-os.environ["NUMBA_CACHE_DIR"] = CACHE
-os.environ["FASTNN_SHIPPED_KERNELS"] = "0"
+
+def _compile_afresh():
+    """Give this process a Numba cache of its own and ignore the shipped kernels, so
+    that every kernel is compiled here (a kernel loaded from a cache keeps no LLVM
+    module to read names from). Before fastnn is imported; the script's ``main`` only,
+    never at import (a test imports this module into a process it must not change)."""
+    if "fastnn" in sys.modules:
+        raise RuntimeError("perf_map must set up its cache before fastnn is imported")
+    cache = tempfile.mkdtemp(prefix="fastnn-perf-map-")
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
+    os.environ["NUMBA_CACHE_DIR"] = cache
+    os.environ["FASTNN_SHIPPED_KERNELS"] = "0"
+
 
 # A function larger than this is taken to end here (the next one is in other memory).
 MAX_SIZE = 1 << 20
@@ -97,6 +104,7 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, choices=[1, 2])
     parser.add_argument("--map-dir", default="/tmp", help="where perf-<pid>.map goes")
     args = parser.parse_args(argv)
+    _compile_afresh()
     if args.workers == 1:
         os.environ["NUMBA_NUM_THREADS"] = "1"
 

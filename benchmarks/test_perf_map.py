@@ -1,10 +1,13 @@
 """benchmarks/perf_map.py names the epoch kernels' compiled functions for perf."""
 
+import importlib
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import perf_map
 from perf_map import readable
 
 SCRIPT = Path(__file__).with_name("perf_map.py")
@@ -31,3 +34,11 @@ def test_the_map_names_the_epoch_kernel(tmp_path):
     starts = [int(start, 16) for start, _, _ in entries]
     assert starts == sorted(starts)
     assert all(re.fullmatch("[0-9a-f]+", size) and int(size, 16) > 0 for _, size, _ in entries)
+
+
+def test_importing_it_changes_nothing():
+    # The tests that build the package with its kernels inherit this process's
+    # environment: importing perf_map (as this module does) must leave it alone.
+    before = dict(os.environ)
+    importlib.reload(perf_map)
+    assert dict(os.environ) == before
