@@ -11,7 +11,13 @@ that the gap can be split into what fastnn could still win and what it cannot:
   function with no calls, for the 2-4-1 network alone. ``benchmarks/test_floors.py``
   holds its loss curve to fastnn's, so the floor does the same math.
 - ``moons``: one BLAS thread's GFLOP/s on the products of the workload's blocks of
-  rows, which bound what each of the two workers can do.
+  rows, which bound what each of the two workers can do; whether two threads of such
+  products run at twice one's speed (two cores, not one shared); and the *exchange
+  floor* of two workers: what it costs, beyond the reads and writes themselves, for two
+  threads to swap blocks of half the network's parameters through the hand-over's
+  release store and acquire load. Splitting a batch's rows, the workers swap twice a
+  batch (the gradient's halves, then the stepped parameters' halves), so half of one
+  worker's epoch plus the swaps bounds any row split.
 
     PYTHONPATH=. python benchmarks/floors.py [rounds]
 
@@ -21,6 +27,7 @@ It has no sample weights, no other activations, losses, solvers or layer counts.
 
 import statistics
 import sys
+import threading
 import time
 import warnings
 
@@ -31,6 +38,8 @@ from threadpoolctl import threadpool_limits
 from workloads import PEER_EPOCHS, WORKLOADS, flops_per_epoch, load, params
 
 from fastnn import MLPClassifier
+from fastnn._workers import workers_forced
+from fastnn.kernels.atomics import atomic_load, atomic_store
 
 
 # The shuffle's draws are written out here rather than taken from fastnn.kernels.rng:
@@ -209,6 +218,121 @@ def blas_rate(shape, dtype, rounds, reps=5000):
     return 2 * m * k * n / seconds / 1e9
 
 
+@numba.njit(nogil=True)
+def _products(A, B, C, reps):
+    """``C = A @ B``, ``reps`` times, by BLAS (for one thread of :func:`core_scaling`)."""
+    for _ in range(reps):
+        np.dot(A, B, C)
+    return C[0, 0]
+
+
+def _on_threads(calls):
+    """Seconds to run the functions ``calls`` each on a thread of its own, at once."""
+    threads = [threading.Thread(target=call) for call in calls]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def core_scaling(shape, dtype, rounds, reps=20_000):
+    """How much faster two threads of BLAS products of ``shape`` run than one
+    (total work over time, median over rounds): near 2 on two cores, 1 on one shared."""
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    pairs = [
+        (
+            rng.random((m, k)).astype(dtype),
+            rng.random((k, n)).astype(dtype),
+            np.empty((m, n), dtype=dtype),
+        )
+        for _ in range(2)
+    ]
+    for A, B, C in pairs:
+        _products(A, B, C, 2)  # compile
+    ratios = []
+    with threadpool_limits(1, user_api="blas"):
+        for _ in range(rounds):
+            one = _on_threads([lambda: _products(*pairs[0], reps)])
+            two = _on_threads([lambda p=p: _products(*p, reps) for p in pairs])
+            ratios.append(2 * one / two)
+    return statistics.median(ratios)
+
+
+@numba.njit(nogil=True)
+def _swap(ctl, me, rounds, mine, theirs):
+    """Worker ``me`` of two, ``rounds`` times: write its block (``mine[r % 2]``),
+    publish it (release store on ``ctl[me]``), wait for the other's (acquire load) and
+    read it (``theirs[r % 2]``; two buffers, so a block is not written while the other
+    worker reads it). Returns the sum of what it read."""
+    other = 1 - me
+    total = 0.0
+    for r in range(rounds):
+        block, seen = mine[r % 2], theirs[r % 2]
+        for k in range(block.shape[0]):
+            block[k] = r + k
+        atomic_store(ctl, me, r + 1)
+        while atomic_load(ctl, other) < r + 1:
+            pass
+        for k in range(seen.shape[0]):
+            total += seen[k]
+    return total
+
+
+@numba.njit(nogil=True)
+def _swap_alone(rounds, mine, theirs):
+    """Both workers' writes and reads of :func:`_swap`, by one thread: no core to cross."""
+    total = 0.0
+    for r in range(rounds):
+        for block in (mine[r % 2], theirs[r % 2]):
+            for k in range(block.shape[0]):
+                block[k] = r + k
+        for seen in (theirs[r % 2], mine[r % 2]):
+            for k in range(seen.shape[0]):
+                total += seen[k]
+    return total
+
+
+def swap(n, dtype, rounds):
+    """``(each, pair, alone)``: per swap of ``n``-entry blocks, the seconds of two
+    threads each doing one side of :func:`_swap`, and of one thread doing both sides
+    (:func:`_swap_alone`); ``pair - alone / 2`` is what crossing the cores costs. Each
+    also returns its sums, so a test can check what was read."""
+    buffers = [np.zeros((2, n), dtype=dtype) for _ in range(2)]
+    sums = [0.0, 0.0]
+
+    def side(me):
+        sums[me] = _swap(ctl, me, rounds, buffers[me], buffers[1 - me])
+
+    ctl = np.zeros(2, dtype=np.int64)
+    _on_threads([lambda: side(0), lambda: side(1)])  # compile
+    _swap_alone(1, *buffers)
+    ctl[:] = 0
+    pair = _on_threads([lambda: side(0), lambda: side(1)]) / rounds
+    started = time.perf_counter()
+    alone = _swap_alone(rounds, *buffers)
+    alone = (time.perf_counter() - started) / rounds
+    return pair, alone, (sums[0], sums[1], _swap_alone(rounds, *buffers))
+
+
+def exchange_floor(n, dtype, rounds, swaps=20_000):
+    """Seconds a swap of ``n``-entry blocks costs beyond its reads and writes (median
+    over rounds of :func:`swap`)."""
+    costs = []
+    for _ in range(rounds):
+        pair, alone, _ = swap(n, dtype, swaps)
+        costs.append(pair - alone / 2)
+    return statistics.median(costs)
+
+
+def n_parameters(n_in, hidden, n_out=1):
+    """Weights and biases of an ``n_in``-``hidden``-``n_out`` network."""
+    sizes = [n_in, *hidden, n_out]
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def _range(t, scale, unit):
     return f"{t[0] * scale:.3f} {unit} ({t[1] * scale:.3f}-{t[2] * scale:.3f})"
 
@@ -246,6 +370,21 @@ def main(rounds=7):
             f"  per epoch: plain NumPy {plain * 1e3:.2f} ms, fastnn {fast * 1e3:.2f} ms "
             f"({plain / fast:.1f}x, {flops / fast / 1e9:.0f} GFLOP/s); 5x needs "
             f"{plain / 5 * 1e3:.2f} ms, {flops / (plain / 5) / 1e9:.0f} GFLOP/s on two cores"
+        )
+        print(
+            f"  two threads of {block}x{hidden[0]} @ {hidden[0]}x{hidden[1]} products at once: "
+            f"{core_scaling((block, hidden[0], hidden[1]), dtype, rounds):.2f}x one's speed"
+        )
+        with workers_forced(1):
+            alone = fit_time("moons", MLPClassifier, rounds * 3, epochs, dtype=dtype)[0] / epochs
+        n_params = n_parameters(X.shape[1], hidden)
+        cost = exchange_floor(n_params // 2, dtype, rounds)
+        batches = -(-X.shape[0] // batch)
+        best = alone / 2 + 2 * batches * cost
+        print(
+            f"  one worker {alone * 1e3:.2f} ms an epoch; a swap of {n_params // 2} "
+            f"parameters costs {cost * 1e6:.2f} us beyond its reads and writes; half the "
+            f"one worker's epoch and two swaps a batch: {best * 1e3:.2f} ms ({plain / best:.1f}x)"
         )
 
 

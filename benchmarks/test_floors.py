@@ -32,3 +32,15 @@ def test_fused_xor_epochs_follow_fastnn():
     _, words, pos = est._random_state.get_state()[:3]
     assert pos == key[624]
     assert_array_equal(words, key[:624])
+
+
+def test_swap_reads_what_the_other_worker_wrote():
+    # Each of the two threads reads every block the other wrote, once a round, after
+    # it was published; the one-thread twin does both sides' reads.
+    from floors import swap
+
+    n, rounds = 300, 500
+    _, _, (first, second, alone) = swap(n, np.float64, rounds)
+    each = n * rounds * (rounds - 1) / 2 + rounds * n * (n - 1) / 2
+    assert first == second == each
+    assert alone == 2 * each
