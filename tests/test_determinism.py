@@ -188,3 +188,44 @@ def test_large_fit_does_not_depend_on_the_load_average(solver, monkeypatch):
         monkeypatch.setattr(os, "getloadavg", lambda: (100.0, 100.0, 100.0))
         busy = digest(large_fit(solver))
     assert idle == busy
+
+
+def _fits(est, random_states):
+    """Fit ``est`` with each ``random_state`` in turn; the generators it left."""
+    X, y = make_classification(200, 5, random_state=0)
+    generators = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter reached
+        for random_state in random_states:
+            est.set_params(random_state=random_state).fit(X, y)
+            generators.append(est._random_state)
+    return generators
+
+
+def test_a_seed_starts_every_fit_afresh():
+    """With an int ``random_state`` each fit starts from the seed, as scikit-learn's new
+    ``RandomState(seed)`` does: fastnn seeds the generator it made again (the same
+    object, not a new one), so a refit equals a first fit, weights and stream."""
+    est, fresh = MLPClassifier((8,), max_iter=3), MLPClassifier((8,), max_iter=3)
+    first, second = _fits(est, [4, 4])
+    _fits(fresh, [4])
+    assert second is first
+    for got, want in zip(est.coefs_ + est.intercepts_, fresh.coefs_ + fresh.intercepts_):
+        assert np.array_equal(got, want)
+    (_, key, pos, *_), (_, want_key, want_pos, *_) = (
+        g.get_state() for g in (est._random_state, fresh._random_state)
+    )
+    assert pos == want_pos and np.array_equal(key, want_key)
+
+
+def test_a_generator_passed_in_is_never_seeded_again():
+    """A ``RandomState`` passed in is the caller's: a later fit with an int seed makes
+    fastnn a generator of its own and leaves the caller's where it was."""
+    caller = np.random.RandomState(1)
+    est = MLPClassifier((8,), max_iter=3)
+    _fits(est, [caller])
+    _, left, pos = caller.get_state()[:3]
+    (own,) = _fits(est, [4])
+    assert own is not caller
+    _, now, now_pos = caller.get_state()[:3]
+    assert now_pos == pos and np.array_equal(now, left)
