@@ -190,6 +190,61 @@ class BaseMLP(BaseEstimator):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    def _validate_fit_data(self, X, y, reset, **checks):
+        """``X`` and ``y`` for a fit, checked as scikit-learn's ``validate_data`` checks
+        them (``checks``: the subclass's own), or as they are when it would hand them
+        back unchanged with nothing to say (:meth:`_plain_fit_input`)."""
+        if self._plain_fit_input(X, y, reset):
+            if reset:
+                self.n_features_in_ = X.shape[1]
+            return X, y
+        return validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=SPARSE_FORMATS,
+            multi_output=True,
+            dtype=self._fit_dtype(),
+            order="C",
+            reset=reset,
+            **checks,
+        )
+
+    def _plain_fit_input(self, X, y, reset):
+        """Whether ``validate_data`` would return ``X`` and ``y`` as they are and set
+        only ``n_features_in_``: NumPy arrays (not subclasses), ``X`` two-dimensional,
+        C-contiguous, of a dtype the fit takes as it is, finite, with a row and a column;
+        numeric targets of the same length, finite; no feature names now or from an
+        earlier fit; and the fitted width when the fit continues one.
+
+        Those checks take about 80 us, a fifth of a small fit's fixed cost (a 1-epoch
+        fit on xor) and of each ``partial_fit`` call. Anything else goes through them,
+        and gets their messages and warnings. The finite checks sum the array (no
+        copy): a sum that is not finite, from a NaN, an infinity or an overflow, sends
+        the input through scikit-learn's own check."""
+        wanted = self._fit_dtype()
+        dtypes = wanted if isinstance(wanted, tuple) else (wanted,)
+        if not (
+            type(X) is np.ndarray
+            and type(y) is np.ndarray
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.shape[1] > 0
+            and X.dtype.type in dtypes
+            and X.flags.c_contiguous
+            and y.ndim in (1, 2)
+            and y.shape[0] == X.shape[0]
+            and (y.ndim == 1 or y.shape[1] > 0)
+            and y.dtype.kind in "biuf"
+            and not hasattr(self, "feature_names_in_")
+            and (reset or getattr(self, "n_features_in_", None) == X.shape[1])
+        ):
+            return False
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow only says "check"
+            return bool(np.isfinite(X.sum())) and (
+                y.dtype.kind != "f" or bool(np.isfinite(y.sum()))
+            )
+
     # --- prediction ---------------------------------------------------------------
 
     def _forward(self, X):

@@ -12,11 +12,10 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils import column_or_1d
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import validate_data
 
 from fastnn import _codes as C
 from fastnn import labels
-from fastnn._base import SPARSE_FORMATS, BaseMLP, has_stochastic_solver
+from fastnn._base import BaseMLP, has_stochastic_solver
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -199,16 +198,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return C.BINARY_LOG_LOSS
 
     def _validate_labels(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=SPARSE_FORMATS,
-            multi_output=True,
-            dtype=self._fit_dtype(),
-            order="C",
-            reset=reset,
-        )
+        X, y = self._validate_fit_data(X, y, reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         y = labels.label_array(y, type(self).__name__)

@@ -10,10 +10,9 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import column_or_1d
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import validate_data
 
 from fastnn import _codes as C
-from fastnn._base import SPARSE_FORMATS, BaseMLP, has_stochastic_solver
+from fastnn._base import BaseMLP, has_stochastic_solver
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -92,17 +91,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return C.REGRESSION_LOSSES[self.loss]
 
     def _validate_labels(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=SPARSE_FORMATS,
-            multi_output=True,
-            y_numeric=True,
-            dtype=self._fit_dtype(),
-            order="C",
-            reset=reset,
-        )
+        X, y = self._validate_fit_data(X, y, reset, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and np.any(y < 0):

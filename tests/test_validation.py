@@ -6,6 +6,7 @@ with a message naming the parameter and its allowed values.
 """
 
 import re
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -131,6 +132,48 @@ def test_feature_names_must_match():
     assert_array_equal(model.feature_names_in_, ["a", "b"])
     with pytest.raises(ValueError, match="The feature names should match those"):
         model.predict(frame.rename(columns={"b": "c"}))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_plain_arrays_are_fitted_as_checked_ones(estimator):
+    """Plain arrays skip scikit-learn's checks (fastnn._base._plain_fit_input): the fit
+    equals one on the same data as lists, which go through them."""
+    plain = estimator(**QUICK).fit(X, targets(estimator))
+    checked = estimator(**QUICK).fit(X.tolist(), targets(estimator).tolist())
+    assert plain.n_features_in_ == checked.n_features_in_ == 2
+    assert not hasattr(plain, "feature_names_in_")
+    for got, want in zip(plain.coefs_ + plain.intercepts_, checked.coefs_ + checked.intercepts_):
+        assert_array_equal(got, want)
+
+
+def test_partial_fit_of_another_width_is_refused():
+    model = MLPClassifier(**QUICK).partial_fit(X, y, classes=[0, 1])
+    message = "X has 3 features, but MLPClassifier is expecting 2 features as input"
+    with pytest.raises(ValueError, match=message):
+        model.partial_fit(np.ones((4, 3)), y[:4])
+
+
+def test_feature_names_of_an_earlier_fit():
+    """After a fit on a DataFrame, an array warns as scikit-learn does when training
+    continues, and a new fit forgets the names."""
+    model = MLPClassifier(**QUICK).fit(pd.DataFrame(X, columns=["a", "b"]), y)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        model.partial_fit(X, y)
+    model.fit(X, y)
+    assert not hasattr(model, "feature_names_in_")
+
+
+def test_a_sum_that_overflows_is_not_taken_for_infinity():
+    """The plain-array check sums X; a finite X whose sum overflows goes through
+    scikit-learn's own check, which accepts it."""
+    big = np.array([[3e38, 1.0], [3e38, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(big.sum())
+    model = MLPRegressor(**QUICK, dtype="float32", solver="sgd", learning_rate_init=1e-30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the sum's overflow is not shown
+        model.fit(big, np.zeros(4))
+    assert model.n_features_in_ == 2
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
