@@ -229,3 +229,15 @@ def test_a_generator_passed_in_is_never_seeded_again():
     assert own is not caller
     _, now, now_pos = caller.get_state()[:3]
     assert now_pos == pos and np.array_equal(now, left)
+
+
+@pytest.mark.parametrize("seed", [0, 4, 2**32 - 1, np.int64(7)], ids=str)
+def test_a_new_generator_from_a_seed_is_numpys(seed):
+    """fastnn's first generator for a seed starts where ``RandomState(seed)`` does."""
+    from fastnn._base import _generator
+
+    (_, key, pos, has_gauss, gauss), want = (
+        g.get_state() for g in (_generator(seed, None), np.random.RandomState(seed))
+    )
+    assert (pos, has_gauss, gauss) == want[2:]
+    assert np.array_equal(key, want[1])
