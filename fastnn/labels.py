@@ -112,7 +112,13 @@ def check_known_classes(y, known, *, warm_start):
     ValueError
         If ``y`` holds other classes.
     """
-    classes = unique_labels(y)
+    if isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "biu":
+        # What unique_labels returns for integer labels (a binary or multiclass
+        # target), without its checks of the target's type: 80 us, a fifth of a
+        # partial_fit call on 64 rows.
+        classes = np.unique(y)
+    else:
+        classes = unique_labels(y)
     if warm_start:
         if set(classes) != set(known):
             raise ValueError(

@@ -89,6 +89,18 @@ def test_warm_start_refuses_new_classes():
         model.fit(X, y + 1)
 
 
+@pytest.mark.parametrize("names", [None, np.array(["a", "b", "c"])], ids=["ints", "strings"])
+def test_partial_fit_refuses_classes_it_was_not_given(names):
+    """Labels outside ``classes`` are refused with scikit-learn's message, and the
+    classes it was given in any subset are taken."""
+    labels = np.asarray(y) if names is None else names[y]
+    model = MLPClassifier((3,), random_state=0).partial_fit(X, labels, classes=labels[:2])
+    model.partial_fit(X[:1], labels[:1])
+    other = (labels + 2) if names is None else names[np.asarray(y) + 1]
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
+        model.partial_fit(X, other)
+
+
 def test_string_labels():
     labels = np.array(["no", "yes"])[y]
     model = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, labels)
