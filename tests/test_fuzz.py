@@ -614,6 +614,23 @@ def test_shuffle(n, seed, n_draws, permutation):
     assert_array_equal(got_state, expected_state)
 
 
+@pytest.mark.parametrize("n", [2**14, 10_000, 2**14 + 1])
+def test_shuffle_of_many_rows_is_numpys(n):
+    """Three shuffles of ``n`` rows (many twists of the key, every mask from 1 bit to
+    15) take NumPy's draws: the same order, and the generator where NumPy leaves it."""
+    random_state = np.random.RandomState(7)
+    _, key, pos = random_state.get_state()[:3]
+    rng_state = np.append(key, np.uint32(pos)).astype(np.uint32)
+    got, expected = np.arange(n), np.arange(n)
+    for _ in range(3):
+        kernels.shuffle(got, rng_state)
+        random_state.shuffle(expected)
+    assert_array_equal(got, expected)
+    _, key, pos = random_state.get_state()[:3]
+    assert rng_state[624] == pos
+    assert_array_equal(rng_state[:624], key)
+
+
 @given(
     value=st.floats(-10, 10),
     best=st.sampled_from([np.inf, -1.0, 0.0, 1.0]),
