@@ -7,6 +7,7 @@ encoded and decoded.
 """
 
 import numbers
+import weakref
 
 import numpy as np
 import scipy.sparse
@@ -116,7 +117,7 @@ class BaseMLP(BaseEstimator):
         Y_split = y.reshape(-1, 1) if y.ndim == 1 else y
         Y = np.ascontiguousarray(Y_split, dtype=X.dtype)
         self.n_outputs_ = Y.shape[1]
-        self._random_state = _generator(self.random_state, getattr(self, "_random_state", None))
+        self._random_state = _generator(self)
         # The generator as it was before the initial weights were drawn (its seed or
         # its state): a new stochastic fit none of whose epochs' weights is usable
         # after a divergence draws them again from it, rather than keep a copy
@@ -297,8 +298,14 @@ class BaseMLP(BaseEstimator):
 
 
 class _SeededGenerator(np.random.RandomState):
-    """A ``RandomState`` that fastnn made from an int ``random_state``: its own, so
-    that a later fit may seed it again rather than make a new one."""
+    """A ``RandomState`` that fastnn made from an int ``random_state`` for the model
+    ``owner`` (a weak reference): that model's own, so that its later fits may seed it
+    again rather than make a new one. A shallow copy of the model, which shares the
+    attribute, makes one of its own, so that two copies may train in two threads."""
+
+    def __init__(self, bit_generator, owner):
+        super().__init__(bit_generator)
+        self.owner = weakref.ref(owner)
 
 
 class _Unseeded(ISeedSequence):
@@ -310,9 +317,10 @@ class _Unseeded(ISeedSequence):
         return np.zeros(n_words, dtype=dtype)
 
 
-def _generator(random_state, previous):
-    """``check_random_state(random_state)``, but an int seed seeds the generator that an
-    earlier fit made from one (``previous``, if it is a :class:`_SeededGenerator`) again.
+def _generator(est):
+    """``check_random_state(est.random_state)``, but an int seed seeds the generator
+    that an earlier fit of ``est`` made from one (a :class:`_SeededGenerator` of its own
+    in ``est._random_state``) again.
 
     ``RandomState.seed(seed)`` leaves a generator as a new ``RandomState(seed)`` would
     be (the Mersenne Twister's words from the seed, no cached Gaussian) in 1 us; a new
@@ -321,11 +329,13 @@ def _generator(random_state, previous):
     20 us. scikit-learn makes the generator anew at each ``fit`` and ``partial_fit``,
     so a small fit paid the 60 us every time. A generator passed in is the caller's,
     and is never seeded again."""
+    random_state = est.random_state
     if isinstance(random_state, numbers.Integral):
-        if type(previous) is _SeededGenerator:
+        previous = getattr(est, "_random_state", None)
+        if type(previous) is _SeededGenerator and previous.owner() is est:
             previous.seed(random_state)
             return previous
-        generator = _SeededGenerator(np.random.MT19937(_Unseeded()))
+        generator = _SeededGenerator(np.random.MT19937(_Unseeded()), est)
         generator.seed(random_state)
         return generator
     return check_random_state(random_state)

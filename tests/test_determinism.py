@@ -236,8 +236,24 @@ def test_a_new_generator_from_a_seed_is_numpys(seed):
     """fastnn's first generator for a seed starts where ``RandomState(seed)`` does."""
     from fastnn._base import _generator
 
+    est = MLPClassifier(random_state=seed)
     (_, key, pos, has_gauss, gauss), want = (
-        g.get_state() for g in (_generator(seed, None), np.random.RandomState(seed))
+        g.get_state() for g in (_generator(est), np.random.RandomState(seed))
     )
     assert (pos, has_gauss, gauss) == want[2:]
     assert np.array_equal(key, want[1])
+
+
+def test_a_shallow_copy_seeds_a_generator_of_its_own():
+    """``copy.copy`` of a fitted model shares its attributes: the copy's next fit makes
+    a generator of its own rather than seed the original's, so that the two may train
+    in two threads at once."""
+    import copy
+
+    est = MLPClassifier((8,), max_iter=3)
+    (own,) = _fits(est, [4])
+    twin = copy.copy(est)
+    (theirs,) = _fits(twin, [4])
+    assert theirs is not own and est._random_state is own
+    (again,) = _fits(est, [4])
+    assert again is own
