@@ -37,7 +37,7 @@ from plain_numpy import PlainNumpyMLP
 from threadpoolctl import threadpool_limits
 from workloads import PEER_EPOCHS, WORKLOADS, flops_per_epoch, load, params
 
-from fastnn import MLPClassifier
+from fastnn import MLPClassifier, layout
 from fastnn._workers import workers_forced
 from fastnn.kernels.atomics import atomic_load, atomic_store
 
@@ -296,10 +296,11 @@ def _swap_alone(rounds, mine, theirs):
 
 
 def swap(n, dtype, rounds):
-    """``(each, pair, alone)``: per swap of ``n``-entry blocks, the seconds of two
+    """``(pair, alone, sums)``: per swap of ``n``-entry blocks, the seconds of two
     threads each doing one side of :func:`_swap`, and of one thread doing both sides
-    (:func:`_swap_alone`); ``pair - alone / 2`` is what crossing the cores costs. Each
-    also returns its sums, so a test can check what was read."""
+    (:func:`_swap_alone`); ``pair - alone / 2`` is what crossing the cores costs. The
+    sums of what each read (the two sides', then the one thread's), so that a test can
+    check what was read."""
     buffers = [np.zeros((2, n), dtype=dtype) for _ in range(2)]
     sums = [0.0, 0.0]
 
@@ -312,9 +313,9 @@ def swap(n, dtype, rounds):
     ctl[:] = 0
     pair = _on_threads([lambda: side(0), lambda: side(1)]) / rounds
     started = time.perf_counter()
-    alone = _swap_alone(rounds, *buffers)
+    alone_sum = _swap_alone(rounds, *buffers)
     alone = (time.perf_counter() - started) / rounds
-    return pair, alone, (sums[0], sums[1], _swap_alone(rounds, *buffers))
+    return pair, alone, (sums[0], sums[1], alone_sum)
 
 
 def exchange_floor(n, dtype, rounds, swaps=20_000):
@@ -325,12 +326,6 @@ def exchange_floor(n, dtype, rounds, swaps=20_000):
         pair, alone, _ = swap(n, dtype, swaps)
         costs.append(pair - alone / 2)
     return statistics.median(costs)
-
-
-def n_parameters(n_in, hidden, n_out=1):
-    """Weights and biases of an ``n_in``-``hidden``-``n_out`` network."""
-    sizes = [n_in, *hidden, n_out]
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def _range(t, scale, unit):
@@ -377,7 +372,7 @@ def main(rounds=7):
         )
         with workers_forced(1):
             alone = fit_time("moons", MLPClassifier, rounds * 3, epochs, dtype=dtype)[0] / epochs
-        n_params = n_parameters(X.shape[1], hidden)
+        n_params = layout.n_params(layout.layer_sizes(X.shape[1], hidden, 1))
         cost = exchange_floor(n_params // 2, dtype, rounds)
         batches = -(-X.shape[0] // batch)
         best = alone / 2 + 2 * batches * cost

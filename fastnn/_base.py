@@ -226,20 +226,14 @@ class BaseMLP(BaseEstimator):
         the input through scikit-learn's own check."""
         wanted = self._fit_dtype()
         dtypes = wanted if isinstance(wanted, tuple) else (wanted,)
+        width = None if reset else getattr(self, "n_features_in_", -1)
         if not (
-            type(X) is np.ndarray
+            self._plain_X(X, dtypes, width)
             and type(y) is np.ndarray
-            and X.ndim == 2
-            and X.shape[0] > 0
-            and X.shape[1] > 0
-            and X.dtype.type in dtypes
-            and X.flags.c_contiguous
             and y.ndim in (1, 2)
             and y.shape[0] == X.shape[0]
             and (y.ndim == 1 or y.shape[1] > 0)
             and y.dtype.kind in "biuf"
-            and not hasattr(self, "feature_names_in_")
-            and (reset or getattr(self, "n_features_in_", None) == X.shape[1])
         ):
             return False
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow only says "check"
@@ -269,15 +263,25 @@ class BaseMLP(BaseEstimator):
         them, and gets their messages (a NaN, the wrong width, a list, a DataFrame)."""
         coefs = getattr(self, "coefs_", None)
         return (
+            coefs is not None
+            and self._plain_X(X, (coefs[0].dtype,), getattr(self, "n_features_in_", -1))
+            and np.isfinite(X).all()
+        )
+
+    def _plain_X(self, X, dtypes, width):
+        """What a plain ``X`` is, for a fit and for prediction: a NumPy array (not a
+        subclass), two-dimensional and C-contiguous, with a row and a column, of one of
+        ``dtypes``, ``width`` columns wide (any width for ``None``), for a model that
+        has no feature names."""
+        return (
             type(X) is np.ndarray
-            and coefs is not None
             and X.ndim == 2
-            and X.dtype == coefs[0].dtype
             and X.shape[0] > 0
-            and X.shape[1] == getattr(self, "n_features_in_", None)
+            and X.shape[1] > 0
+            and X.dtype in dtypes
+            and (width is None or X.shape[1] == width)
             and X.flags.c_contiguous
             and not hasattr(self, "feature_names_in_")
-            and np.isfinite(X).all()
         )
 
     def _score_with_function(self, X, y, sample_weight, score_function):

@@ -146,6 +146,17 @@ def test_plain_arrays_are_fitted_as_checked_ones(estimator):
         assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_data_of_the_other_byte_order_is_converted(estimator):
+    """Big-endian float64 is not the fit's dtype: it goes through scikit-learn's checks,
+    which convert it, and fits as the native array does."""
+    native = estimator(**QUICK).fit(X, targets(estimator))
+    swapped = estimator(**QUICK).fit(X.astype(">f8"), targets(estimator))
+    for got, want in zip(swapped.coefs_, native.coefs_):
+        assert_array_equal(got, want)
+    assert_array_equal(swapped.predict(X.astype(">f8")), native.predict(X))
+
+
 def test_partial_fit_of_another_width_is_refused():
     model = MLPClassifier(**QUICK).partial_fit(X, y, classes=[0, 1])
     message = "X has 3 features, but MLPClassifier is expecting 2 features as input"
