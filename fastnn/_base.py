@@ -6,18 +6,13 @@ forward pass; the subclasses in :mod:`fastnn.estimators` say how targets are che
 encoded and decoded.
 """
 
-import numbers
-import weakref
-
 import numpy as np
 import scipy.sparse
-from numpy.random.bit_generator import ISeedSequence
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastnn import _codes as C
-from fastnn import _params, engine, lbfgs, stochastic
+from fastnn import _params, _random, engine, lbfgs, stochastic
 from fastnn.layout import layer_sizes, pack
 
 # Sparse X is taken in these formats (others are converted to the first), as
@@ -117,14 +112,14 @@ class BaseMLP(BaseEstimator):
         Y_split = y.reshape(-1, 1) if y.ndim == 1 else y
         Y = np.ascontiguousarray(Y_split, dtype=X.dtype)
         self.n_outputs_ = Y.shape[1]
-        self._random_state = _generator(self)
+        self._random_state = _random.generator(self)
         # The generator as it was before the initial weights were drawn (its seed or
         # its state): a new stochastic fit none of whose epochs' weights is usable
         # after a divergence draws them again from it, rather than keep a copy
         # (fastnn/stochastic.py).
         initial_rng = None
         if first_pass:
-            initial_rng = _seed_or_state(self.random_state, self._random_state)
+            initial_rng = _random.seed_or_state(self.random_state, self._random_state)
             self._initialize(X.shape[1], hidden, Y.shape[1], X.dtype)
         elif self.coefs_[0].dtype != X.dtype:
             raise ValueError(
@@ -299,56 +294,3 @@ class BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-class _SeededGenerator(np.random.RandomState):
-    """A ``RandomState`` that fastnn made from an int ``random_state`` for the model
-    ``owner`` (a weak reference): that model's own, so that its later fits may seed it
-    again rather than make a new one. A shallow copy of the model, which shares the
-    attribute, makes one of its own, so that two copies may train in two threads."""
-
-    def __init__(self, bit_generator, owner):
-        super().__init__(bit_generator)
-        self.owner = weakref.ref(owner)
-
-
-class _Unseeded(ISeedSequence):
-    """The words a new Mersenne Twister starts from, when ``RandomState.seed`` writes
-    over them at once: zeros, without ``SeedSequence``'s hashing of 624 words (57 us
-    of the 60 that ``RandomState(seed)`` takes, NumPy 2.4)."""
-
-    def generate_state(self, n_words, dtype=np.uint32):
-        return np.zeros(n_words, dtype=dtype)
-
-
-def _generator(est):
-    """``check_random_state(est.random_state)``, but an int seed seeds the generator
-    that an earlier fit of ``est`` made from one (a :class:`_SeededGenerator` of its own
-    in ``est._random_state``) again.
-
-    ``RandomState.seed(seed)`` leaves a generator as a new ``RandomState(seed)`` would
-    be (the Mersenne Twister's words from the seed, no cached Gaussian) in 1 us; a new
-    ``RandomState(seed)`` takes 60 us (NumPy 2.4, here), most of them spent on words
-    that the seed then replaces, and a first generator made here (:class:`_Unseeded`)
-    20 us. scikit-learn makes the generator anew at each ``fit`` and ``partial_fit``,
-    so a small fit paid the 60 us every time. A generator passed in is the caller's,
-    and is never seeded again."""
-    random_state = est.random_state
-    if isinstance(random_state, numbers.Integral):
-        previous = getattr(est, "_random_state", None)
-        if type(previous) is _SeededGenerator and previous.owner() is est:
-            previous.seed(random_state)
-            return previous
-        generator = _SeededGenerator(np.random.MT19937(_Unseeded()), est)
-        generator.seed(random_state)
-        return generator
-    return check_random_state(random_state)
-
-
-def _seed_or_state(random_state, generator):
-    """What the generator ``generator`` (of ``check_random_state(random_state)``) can be
-    made again from: the seed itself when ``random_state`` is an int, else its state.
-    ``get_state`` costs 20 us, a twentieth of a small fit's fixed cost."""
-    if isinstance(random_state, numbers.Integral):
-        return int(random_state)
-    return generator.get_state()

@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from fastnn import _codes as C
-from fastnn import reference
+from fastnn import _random, reference
 from fastnn._blas_threads import fit_blas_threads
 from fastnn._interrupt import deferred_interrupts
 from fastnn._workers import EpochCalls
@@ -127,7 +127,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental, initial_rng=None):
     hyper, counts = s
     batch_size = int(counts[C.BATCH_SIZE])
     work = aligned_zeros(work_size(sizes, batch_size, sparse=sparse_input), dtype)
-    rng_state, gauss = _rng_state(est._random_state)
+    rng_state, gauss = _random.kernel_state(est._random_state)
     losses = np.empty(est.max_iter, dtype=np.float64)
     # To fall back on if every epoch diverges: the initial weights (drawn again from
     # initial_rng, not copied), or a copy of the weights this fit continues from.
@@ -175,7 +175,7 @@ def fit_stochastic(est, X, Y, sw, Y_split, incremental, initial_rng=None):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
         finally:
-            _restore_rng(est._random_state, rng_state, gauss)
+            _random.restore(est._random_state, rng_state, gauss)
             _store_stopping_state(est, s, early_stopping)
     if early_stopping:
         est.coefs_, est.intercepts_ = unpack(est._best_theta.copy(), sizes)
@@ -299,7 +299,8 @@ def _diverged(est, losses, bad_loss, s, X, theta, start):
     if not usable:
         weights, n_curve, est.t_ = start
         if not isinstance(weights, np.ndarray):  # the generator's seed or state
-            weights = pack(*new_parameters(est, theta.dtype, _generator(weights)), theta.dtype)
+            drawn = new_parameters(est, theta.dtype, _random.generator_from(weights))
+            weights = pack(*drawn, theta.dtype)
         theta[:] = weights
         del est.loss_curve_[n_curve:]
         est.n_iter_ = 0
@@ -349,29 +350,3 @@ def _store_stopping_state(est, s, early_stopping):
     est._no_improvement_count = int(counts[C.NO_IMPROVEMENT])
     if not early_stopping:
         est.best_loss_ = float(hyper[C.BEST])
-
-
-def _generator(state):
-    """A new ``RandomState`` from ``state``: a seed, or what ``get_state()`` returned."""
-    if isinstance(state, int):
-        return np.random.RandomState(state)
-    random_state = np.random.RandomState()
-    random_state.set_state(state)
-    return random_state
-
-
-def _rng_state(random_state):
-    """The Mersenne Twister state of ``random_state`` as the kernels' uint32 vector, and
-    its cached Gaussian ``(has_gauss, gauss)``, which the kernels do not touch."""
-    _, key, pos, has_gauss, cached_gaussian = random_state.get_state()
-    rng_state = np.empty(625, dtype=np.uint32)
-    rng_state[:624] = key
-    rng_state[624] = pos
-    return rng_state, (has_gauss, cached_gaussian)
-
-
-def _restore_rng(random_state, rng_state, gauss):
-    """Continue ``random_state`` from where the kernels left the stream. ``gauss`` is
-    what :func:`_rng_state` returned with it: reading it back here would cost another
-    ``get_state`` (20 us, a twentieth of a small fit's fixed cost)."""
-    random_state.set_state(("MT19937", rng_state[:624].copy(), int(rng_state[624]), *gauss))

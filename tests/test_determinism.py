@@ -234,7 +234,7 @@ def test_a_generator_passed_in_is_never_seeded_again():
 @pytest.mark.parametrize("seed", [0, 4, 2**32 - 1, np.int64(7)], ids=str)
 def test_a_new_generator_from_a_seed_is_numpys(seed):
     """fastnn's first generator for a seed starts where ``RandomState(seed)`` does."""
-    from fastnn._base import _generator
+    from fastnn._random import generator as _generator
 
     est = MLPClassifier(random_state=seed)
     (_, key, pos, has_gauss, gauss), want = (
@@ -257,3 +257,65 @@ def test_a_shallow_copy_seeds_a_generator_of_its_own():
     assert theirs is not own and est._random_state is own
     (again,) = _fits(est, [4])
     assert again is own
+
+
+def _stream_after(est, random_state):
+    """Fit ``est`` with ``random_state``: its weights, and the key and position of the
+    generator it trained with, after the fit."""
+    (made,) = _fits(est, [random_state])
+    _, key, pos = made.get_state()[:3]
+    return est.coefs_ + est.intercepts_, key, pos
+
+
+def _assert_same_fit(got, want):
+    (weights, key, pos), (want_weights, want_key, want_pos) = got, want
+    assert pos == want_pos and np.array_equal(key, want_key)
+    for a, b in zip(weights, want_weights):
+        assert np.array_equal(a, b)
+
+
+def test_numpy_keeps_the_state_where_the_kernels_read_it():
+    """The kernels read and move on the state of a generator fastnn made in that
+    generator's own memory (fastnn/_random.py), which holds while NumPy lays an
+    MT19937's state out as the key's 624 words and then the position. If this fails,
+    fastnn still trains alike, through get_state and set_state, but each fit pays
+    their 50 us again."""
+    from fastnn import _random
+
+    assert _random._layout_holds()
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_the_kernels_move_the_models_own_generator_on_in_place(backend, monkeypatch):
+    """With an int seed, the kernels shuffle with the generator's own memory: no
+    get_state nor set_state at a refit, and the weights and the stream afterwards
+    are those of a fit given ``RandomState(seed)``, which goes through the copies."""
+    from fastnn._random import SeededGenerator
+
+    est = MLPClassifier((8,), max_iter=3, backend=backend)
+    want = _stream_after(MLPClassifier((8,), max_iter=3, backend=backend), np.random.RandomState(4))
+    _fits(est, [4])
+
+    def refused(self, *args, **kwargs):
+        raise AssertionError("the state was copied")
+
+    monkeypatch.setattr(SeededGenerator, "get_state", refused, raising=False)
+    monkeypatch.setattr(SeededGenerator, "set_state", refused, raising=False)
+    (made,) = _fits(est, [4])
+    monkeypatch.undo()
+    _, key, pos = made.get_state()[:3]
+    _assert_same_fit((est.coefs_ + est.intercepts_, key, pos), want)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_another_state_layout_falls_back_on_copies(backend, monkeypatch):
+    """Where NumPy kept the state otherwise, a generator fastnn made is copied in and
+    out as any other, with the same weights and stream."""
+    from fastnn import _random
+
+    want = _stream_after(MLPClassifier((8,), max_iter=3, backend=backend), 4)
+    monkeypatch.setattr(_random, "_layout_holds", lambda: False)
+    est = MLPClassifier((8,), max_iter=3, backend=backend)
+    got = _stream_after(est, 4)
+    assert est._random_state.state_view() is None
+    _assert_same_fit(got, want)
