@@ -176,6 +176,43 @@ def test_worker_1_halted_while_waiting_for_a_step_steps_nothing():
         assert_array_equal(two[name], one[name], err_msg=name)
 
 
+def test_worker_1_failing_leaves_the_batch_unstepped(monkeypatch):
+    """Worker 1 claims batch 0's second block and fails. Worker 0 finds the call halted
+    while it waits for that block: it must stop with the parameters, Adam's step count
+    and its rate as they were, as the batch was not stepped (a change that counted the
+    step before the wait, so that worker 1 need not wait for it, would break this)."""
+    from fastnn.kernels import handover as H
+
+    def failing_helper(*args):
+        ctl, _ = args[-1]
+        ctl[H.CLAIMED] = 1  # batch 0's second block is this worker's
+        raise RuntimeError("worker 1 failed")
+
+    def at_once(fn, args):  # worker 1 runs, and fails, before worker 0 starts
+        try:
+            fn(*args)
+        except RuntimeError as error:
+            failure = error
+
+        def wait():
+            raise failure
+
+        return wait
+
+    monkeypatch.setattr(_workers, "start_helper", at_once)
+    _, on_two = _workers.drivers(epoch.run_epochs, failing_helper)
+
+    def kernel(*args):
+        with pytest.raises(RuntimeError, match="worker 1 failed"):
+            on_two(*args)
+        return 0
+
+    got = run(kernels, np.float64, workers=2, kernel=kernel)
+    assert_array_equal(got["theta"], problem(np.float64, 5 * BATCH)[4])
+    assert got["counts"][C.STEP] == 0
+    assert got["hyper"][C.LR] == 0.01
+
+
 def _workers_in(env):
     script = "from fastnn._workers import fit_workers; print(fit_workers())"
     base = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
