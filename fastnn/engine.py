@@ -77,7 +77,7 @@ def predict_output(est, X):
         predict_rows(X, network, theta, out)
         return out
     # Several blocks: BLAS on one thread, as in a fit (fastnn/_blas_threads.py; the
-    # limit is process-wide while it lasts, and setting it costs about 40 us).
+    # limit is process-wide while it lasts, and setting it costs about 5 us).
     with fit_blas_threads():
         if X.shape[0] * theta.shape[0] < TWO_THREADS_MIN_WORK or fit_workers() < 2:
             predict_rows(X, network, theta, out)

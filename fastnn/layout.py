@@ -14,15 +14,22 @@ def layer_sizes(n_features, hidden_layer_sizes, n_outputs):
     return np.array([n_features, *hidden_layer_sizes, n_outputs], dtype=np.int64)
 
 
+def _ints(sizes):
+    """Layer sizes as a list of Python ints: arithmetic on them costs a fraction of
+    NumPy's on a few scalars, which a small fit's fixed cost pays several times
+    (``n_params`` of a 2-4-1 network: 0.2 us this way, 3.7 us with ``np.sum``)."""
+    return sizes.tolist() if isinstance(sizes, np.ndarray) else [int(s) for s in sizes]
+
+
 def n_params(sizes):
     """Number of weights and biases of a network with these layer sizes."""
-    sizes = np.asarray(sizes)
-    return int(np.sum(sizes[:-1] * sizes[1:]) + np.sum(sizes[1:]))
+    sizes = _ints(sizes)
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + sum(sizes[1:])
 
 
 def offsets(sizes):
     """Start offsets of each ``W[i]`` and each ``b[i]`` in the flat vector."""
-    sizes = [int(s) for s in sizes]
+    sizes = _ints(sizes)
     W_start, b_start = [], []
     start = 0
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -36,10 +43,11 @@ def offsets(sizes):
 
 def unpack(theta, sizes):
     """Per-layer views ``(W, b)`` into a flat vector; writing to them writes ``theta``."""
+    sizes = _ints(sizes)
     W_start, b_start = offsets(sizes)
     coefs, intercepts = [], []
     for i in range(len(sizes) - 1):
-        fan_in, fan_out = int(sizes[i]), int(sizes[i + 1])
+        fan_in, fan_out = sizes[i], sizes[i + 1]
         coefs.append(theta[W_start[i] : W_start[i] + fan_in * fan_out].reshape(fan_in, fan_out))
         intercepts.append(theta[b_start[i] : b_start[i] + fan_out])
     return coefs, intercepts
@@ -63,13 +71,15 @@ def flat_base(coefs, intercepts, dtype):
     if base.shape[0] != n_params(sizes) or not base.flags.c_contiguous:
         return None
     expected = unpack(base, sizes)
-    views = zip([*coefs, *intercepts], [*expected[0], *expected[1]])
     if len(coefs) + len(intercepts) != 2 * len(expected[0]):
         return None
+    W_start, b_start = offsets(sizes)
+    address = base.__array_interface__["data"][0]  # each view's address: one dict each
+    views = zip([*coefs, *intercepts], [*expected[0], *expected[1]], [*W_start, *b_start])
     same = all(
         p.base is base and p.shape == e.shape and p.strides == e.strides
-        and p.__array_interface__["data"][0] == e.__array_interface__["data"][0]
-        for p, e in views
+        and p.__array_interface__["data"][0] == address + start * base.itemsize
+        for p, e, start in views
     )  # fmt: skip
     return base if same else None
 
@@ -196,7 +206,7 @@ def work_size(sizes, capacity, gather=True, sparse=False):
     gathers no batch of inputs and has no second gradient), those slots are empty: the
     table is ``workspace(sizes with no inputs, capacity, 0)``, as that kernel makes it.
     """
-    sizes = [int(s) for s in sizes]
+    sizes = _ints(sizes)
     if not gather:
         return 2 * capacity * sum(sizes[1:])
     if sparse:
