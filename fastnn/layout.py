@@ -17,7 +17,7 @@ def layer_sizes(n_features, hidden_layer_sizes, n_outputs):
 def _ints(sizes):
     """Layer sizes as a list of Python ints: arithmetic on them costs a fraction of
     NumPy's on a few scalars, which a small fit's fixed cost pays several times
-    (``n_params`` of a 2-4-1 network: 0.2 us this way, 3.7 us with ``np.sum``)."""
+    (``n_params`` of a 2-4-1 network: 0.6 us this way, 3.7 us with ``np.sum``)."""
     return sizes.tolist() if isinstance(sizes, np.ndarray) else [int(s) for s in sizes]
 
 
@@ -74,7 +74,8 @@ def flat_base(coefs, intercepts, dtype):
     if len(coefs) + len(intercepts) != 2 * len(expected[0]):
         return None
     W_start, b_start = offsets(sizes)
-    address = base.__array_interface__["data"][0]  # each view's address: one dict each
+    # An address costs a dict (__array_interface__): the base's once, then one per view.
+    address = base.__array_interface__["data"][0]
     views = zip([*coefs, *intercepts], [*expected[0], *expected[1]], [*W_start, *b_start])
     same = all(
         p.base is base and p.shape == e.shape and p.strides == e.strides
