@@ -308,12 +308,12 @@ INVALID = [
     ("hidden_layer_sizes", [(3, 0), 0, "abc", (2.5,), None], "must be an int >= 1 or a sequence"),
     ("activation", ["swish", None], r"must be one of \{'identity', .*'tanh'\}"),
     ("solver", ["newton", None], r"must be one of \{'adam', .*'sgd'\}"),
-    ("alpha", [-1.0, np.inf, np.nan, "1", None], FLOAT_AT_LEAST_0),
+    ("alpha", [-1.0, np.inf, np.nan, "1", None, True], FLOAT_AT_LEAST_0),
     ("batch_size", [0, 2.5, "Auto", True], r"must be 'auto' or an int in the range \[1, inf\)"),
     ("learning_rate", ["fast"], r"must be one of \{'adaptive', 'constant', .*\}"),
     ("learning_rate_init", [0.0, -1e-3, np.inf], FLOAT_ABOVE_0),
     ("power_t", [-0.5, np.inf], FLOAT_AT_LEAST_0),
-    ("max_iter", [0, 2.5, np.inf], r"must be an int in the range \[1, inf\)"),
+    ("max_iter", [0, 2.5, np.inf, True], r"must be an int in the range \[1, inf\)"),
     ("shuffle", [1, "yes", None], BOOL),
     (
         "random_state",
@@ -365,6 +365,16 @@ def test_invalid_parameter_names_itself_and_its_range(estimator, name, value, al
     with pytest.raises(ValueError, match=message) as error:
         model.fit(X, targets(estimator))
     assert repr(value)[:20] in str(error.value) or name == "dropout"  # "Got <value> instead."
+
+
+def test_an_int_too_large_for_a_float_fails_as_in_scikit_learn():
+    """``alpha=10**400`` is a real number in range, so the check passes it, as
+    scikit-learn's does; both fail when it is stored as a float."""
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    for estimator in (MLPClassifier, SklearnMLP):
+        with pytest.raises(OverflowError):
+            estimator(**{**QUICK, "alpha": 10**400}).fit(X, targets(MLPClassifier))
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
