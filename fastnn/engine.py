@@ -38,7 +38,7 @@ TWO_THREADS_MIN_WORK = 8_000_000
 
 
 # Parameters a prediction packs into a new flat vector at most: a larger model is read
-# from the vector its coefs_ are views of, when they are (layout.flat_base, about 20 us
+# from the vector its coefs_ are views of, when they are (layout.flat_base, 10 to 20 us
 # of checks). Packing a first layer of 50,000 x 100 weights took 4 ms, most of a one-row
 # prediction; packing 5,634 parameters takes a few microseconds, less than the checks.
 PACK_MAX = 65_536
@@ -142,7 +142,8 @@ def new_parameters(est, dtype, random_state=None):
     for each layer, ``W`` then ``b`` from ``U(-r, r)`` with ``r = sqrt(6 / (in + out))``
     (``2`` instead of ``6`` for logistic hidden units), in float64, then cast. They are
     views of one flat vector in :mod:`fastnn.layout` order, which a fit then trains in
-    place (:func:`fastnn.layout.flat_base`). ``random_state`` defaults to ``est``'s."""
+    place (:func:`fastnn.stochastic.fit_stochastic`). ``random_state`` defaults to
+    ``est``'s."""
     random_state = est._random_state if random_state is None else random_state
     factor = 2.0 if est.activation == "logistic" else 6.0
     theta = np.empty(n_params(est._sizes), dtype=dtype)
