@@ -3,8 +3,9 @@
 scikit-learn shuffles each epoch with ``RandomState.shuffle`` (through
 ``sklearn.utils.shuffle``). To run several epochs in one compiled call and still see
 scikit-learn's mini-batches, the kernel continues the same Mersenne Twister stream:
-``rng_state`` holds the 624 uint32 key words of ``RandomState.get_state()`` followed by
-the position, and is written back to the ``RandomState`` afterwards.
+``rng_state`` holds the 624 uint32 key words followed by the position: the memory of
+the generator fastnn made for the model, whose stream the kernel so moves on in place,
+or a copy from ``get_state`` that is written back afterwards (:mod:`fastnn._random`).
 
 References: Matsumoto and Nishimura (1998), MT19937; NumPy's ``mt19937_gen``,
 ``mt19937_next32`` and ``random_interval`` (``numpy/random/src``) and
